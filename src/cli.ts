@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/** pg-authsim command line. */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PgServer } from './server/server.js';
+import { loadDataDirectory, StartupError, type StartupMessage } from './server/datadir.js';
+import { CryptoRandom, SeededRandom } from './random.js';
+import { ServerLog } from './views/server-log.js';
+import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
+import { RealClock } from './clock.js';
+
+const PKG = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
+
+const HELP = `pg-authsim ${PKG.version} — simulate PostgreSQL 15's connection establishment
+
+Usage:
+  pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S]
+  pg-authsim --help | --version
+
+Commands:
+  serve   Run a simulated PostgreSQL server that real clients (psql, node-postgres,
+          psycopg, pgjdbc, ...) can connect to. DIR looks like a data directory:
+            postgresql.conf  port, listen_addresses, ssl, ssl_cert_file, ssl_key_file,
+                             ssl_ca_file, password_encryption, max_connections,
+                             authentication_timeout, log_line_prefix, log_connections, ...
+            pg_hba.conf      the real file format (host/hostssl/hostnossl, trust, reject,
+                             password, md5, scram-sha-256, cert, clientcert=...)
+            roles.sql        CREATE ROLE name LOGIN PASSWORD '...' [VALID UNTIL '...'] ...;
+                             GRANT group TO role;  (file name: roles_file in postgresql.conf)
+          With ssl = on and no certificate in DIR, the TEST-ONLY development certificates
+          shipped in certs/ are used. The server log (PostgreSQL's stderr format, honouring
+          log_line_prefix) goes to standard error. Ctrl-C stops it.
+
+Options:
+  -D, --pgdata DIR   data directory (default: $PGDATA)
+  -p, --port N       override postgresql.conf's port (0 picks a free port)
+  -h, --host ADDR    override listen_addresses (loopback addresses only)
+      --seed S       make backend PIDs, nonces, salts and cancel keys repeatable
+      --help         show this help
+      --version      show the version
+
+Example:
+  pg-authsim serve -D examples/seed --port 5433
+  PGPASSWORD=wrong psql "host=127.0.0.1 port=5433 user=test dbname=postgres"
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      pgdata: { type: 'string', short: 'D' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string', short: 'h' },
+      seed: { type: 'string' },
+      help: { type: 'boolean' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.version) { process.stdout.write(`pg-authsim ${PKG.version}\n`); return 0; }
+  const command = positionals[0];
+  if (values.help || !command) { process.stdout.write(HELP); return command || values.help ? 0 : 2; }
+  if (command !== 'serve') {
+    process.stderr.write(`pg-authsim: unknown command "${command}"\nTry "pg-authsim --help".\n`);
+    return 2;
+  }
+  return serve(values);
+}
+
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string }): Promise<number> {
+  const dir = values.pgdata ?? process.env.PGDATA;
+  if (!dir) {
+    process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
+    return 2;
+  }
+  const random = values.seed !== undefined ? new SeededRandom(values.seed) : new CryptoRandom();
+  const clock = new RealClock();
+  const stderr = (t: string) => process.stderr.write(t);
+  let loaded;
+  try {
+    loaded = loadDataDirectory(dir, random);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
+    for (const m of err.messages) stderr(formatStartup(prefix, m));
+    stderr(formatLogRecord(prefix, err.fatal.fields));
+    return 1;
+  }
+  const port = values.port !== undefined ? Number(values.port) : loaded.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`pg-authsim: invalid port number: "${values.port}"\n`);
+    return 2;
+  }
+  const hosts = values.host !== undefined ? [values.host] : loaded.listenAddresses;
+  const server = new PgServer({ hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, random, clock });
+  const log = new ServerLog({ ...server.settings }, stderr);
+  const prefix = renderLogLinePrefix(server.settings.logLinePrefix, { pid: server.postmasterPid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
+  for (const m of loaded.startupMessages) stderr(formatStartup(prefix, m));
+  server.on((e) => log.handle(e));
+  let bound;
+  try {
+    bound = await server.listen(port, hosts);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    stderr(formatLogRecord(prefix, { severity: 'LOG', message: `could not bind to ${hosts.join(', ')} port ${port}: ${e.message}` }));
+    stderr(formatLogRecord(prefix, { severity: 'FATAL', sqlstate: 'XX000', message: 'could not create any TCP/IP sockets' }));
+    return 1;
+  }
+  for (const b of bound) process.stdout.write(`pg-authsim: listening on ${b.host}:${b.port} (PostgreSQL ${server.settings.serverVersion}, simulated)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function formatStartup(prefix: string, m: StartupMessage): string {
+  return formatLogRecord(prefix, {
+    severity: m.severity, message: m.message,
+    ...(m.hint ? { hint: m.hint } : {}),
+    ...(m.context ? { context: m.context } : {}),
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`pg-authsim: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1; },
+);

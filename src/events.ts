@@ -1,0 +1,63 @@
+/**
+ * Everything observable about a connection is an event. Logs, assertions,
+ * tables and diagrams are views over this stream.
+ */
+import type { PgErrorFields } from './errors.js';
+
+export type StatusName = 'OK' | 'ERROR' | 'EOF';
+
+export type EventBody =
+  | { type: 'server-started'; addresses: string[] }
+  | { type: 'server-stopped' }
+  | { type: 'connection-received'; remoteHost: string; remotePort: number | null }
+  | { type: 'ssl-request'; answer: 'S' | 'N' }
+  | { type: 'gssenc-request'; answer: 'G' | 'N' }
+  | { type: 'tls-established'; protocol: string; cipher: string; bits: number; peerCertificate: { subject: string; cn: string | null; verified: boolean } | null }
+  | { type: 'cancel-request'; targetPid: number; result: 'signalled' | 'wrong-key' | 'no-such-process' }
+  | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string> }
+  | { type: 'protocol-negotiated'; newestMinor: number; unrecognizedOptions: string[] }
+  | { type: 'hba-matched'; lineNumber: number; rawLine: string; method: string }
+  | { type: 'hba-no-match' }
+  | { type: 'auth-request'; request: string }
+  | { type: 'auth-response'; message: string }
+  | { type: 'authenticated'; identity: string; method: string; hbaFile: string; lineNumber: number }
+  | { type: 'hook-invoked'; hook: string; status: StatusName; sslInUse: boolean }
+  | { type: 'hook-returned'; hook: string }
+  | { type: 'auth-outcome'; status: StatusName; method: string }
+  /** PerformAuthentication finished: the `connection authorized` log line. Post-auth checks may still fail. */
+  | { type: 'connection-authorized'; user: string; database: string; applicationName: string | null; ssl: { protocol: string; cipher: string; bits: number } | null }
+  /** ParameterStatus, BackendKeyData and the first ReadyForQuery went out. */
+  | { type: 'session-started'; user: string; database: string }
+  | { type: 'query'; sql: string }
+  /** An ereport(): `toClient`/`toLog` say where PostgreSQL would send it. */
+  | { type: 'error'; error: PgErrorFields; toClient: boolean; toLog: boolean }
+  /** A server log line that is not an error (LOG/WARNING/DEBUG). */
+  | { type: 'log'; severity: 'LOG' | 'WARNING' | 'DEBUG1' | 'DEBUG2'; message: string; detail?: string; hint?: string; context?: string; sqlstate?: string }
+  /** A session that reached ReadyForQuery ended (log_disconnections). */
+  | { type: 'session-ended'; user: string; database: string; sessionMs: number }
+  | { type: 'connection-closed'; reason: 'terminate' | 'eof' | 'fatal' | 'timeout' | 'shutdown' | 'socket-error' };
+
+export type EventType = EventBody['type'];
+
+export interface EventEnvelope {
+  /** Order across the whole server. */
+  seq: number;
+  /** Clock time in ms since the epoch. */
+  time: number;
+  /** Simulated backend PID, or the postmaster's for server-level events. */
+  pid: number;
+  /** Connection number, 0 for server-level events. */
+  connection: number;
+  /** Who we are talking to, for log_line_prefix. */
+  user?: string;
+  database?: string;
+  remoteHost?: string;
+  remotePort?: number | null;
+  applicationName?: string;
+  sessionStart?: number;
+}
+
+export type ServerEvent = EventEnvelope & EventBody;
+export type EventOf<T extends EventType> = EventEnvelope & Extract<EventBody, { type: T }>;
+
+export type EventListener = (e: ServerEvent) => void;

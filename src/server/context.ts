@@ -1,0 +1,28 @@
+import type { SecureContext } from 'node:tls';
+import type { Clock } from '../clock.js';
+import type { Random } from '../random.js';
+import type { EventBody, ServerEvent } from '../events.js';
+import type { ServerSettings } from './settings.js';
+import type { HbaLine } from '../hba/index.js';
+import type { RoleCatalog } from '../roles/index.js';
+import type { ClientAuthenticationHook } from '../hooks/hook.js';
+import type { Backend } from './backend.js';
+
+/** What a backend may see of the postmaster: shared state and services. */
+export interface ServerContext {
+  readonly settings: ServerSettings;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly hba: readonly HbaLine[];
+  readonly roles: RoleCatalog;
+  /** The installed ClientAuthentication_hook (top of the chain), if any. */
+  clientAuthenticationHook(): ClientAuthenticationHook | null;
+  emit(body: EventBody, backend?: Backend): ServerEvent;
+  allocatePid(): number;
+  secureContext(): SecureContext;
+  /** Backends holding a PGPROC slot. */
+  procCount(): number;
+  /** Live backends, for cancel requests and per-role / per-database limits. */
+  backends(): readonly Backend[];
+  backendExited(b: Backend): void;
+}

@@ -1,0 +1,175 @@
+/**
+ * The postmaster: owns the configuration, accepts connections (TCP or
+ * in-memory) and starts one Backend per connection.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { RealClock, type Clock } from '../clock.js';
+import { CryptoRandom, SeededRandom, type Random } from '../random.js';
+import type { EventBody, EventListener, ServerEvent } from '../events.js';
+import { defaultSettings, type ServerSettings } from './settings.js';
+import { Backend } from './backend.js';
+import type { ServerContext } from './context.js';
+import { duplexPair, type MemorySocket } from './memory-transport.js';
+import type { HbaLine } from '../hba/index.js';
+import type { RoleCatalog } from '../roles/index.js';
+import type { ClientAuthenticationHook } from '../hooks/hook.js';
+
+export interface PgServerOptions {
+  settings?: Partial<ServerSettings>;
+  hba: readonly HbaLine[];
+  roles: RoleCatalog;
+  clock?: Clock;
+  /** A seed makes PIDs, nonces, salts and cancel keys repeat run after run. */
+  seed?: number | string;
+  random?: Random;
+  clientAuthenticationHook?: ClientAuthenticationHook | null;
+}
+
+export interface ListenAddress { host: string; port: number }
+
+export class PgServer implements ServerContext {
+  readonly settings: ServerSettings;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly hba: readonly HbaLine[];
+  readonly roles: RoleCatalog;
+  readonly postmasterPid: number;
+  private hook: ClientAuthenticationHook | null;
+  private listeners: EventListener[] = [];
+  private seq = 0;
+  private nextPid: number;
+  private connectionCount = 0;
+  private live = new Set<Backend>();
+  private running = new Set<Promise<void>>();
+  private tcpServers: net.Server[] = [];
+  private ctxCache: tls.SecureContext | null = null;
+
+  constructor(opts: PgServerOptions) {
+    this.settings = defaultSettings(opts.settings);
+    this.clock = opts.clock ?? new RealClock();
+    this.random = opts.random ?? (opts.seed !== undefined ? new SeededRandom(opts.seed) : new CryptoRandom());
+    this.hba = opts.hba;
+    this.roles = opts.roles;
+    this.hook = opts.clientAuthenticationHook ?? null;
+    this.postmasterPid = this.random.int(1000, 30000);
+    this.nextPid = this.postmasterPid + 1;
+  }
+
+  // ---- ServerContext -------------------------------------------------------
+
+  clientAuthenticationHook(): ClientAuthenticationHook | null { return this.hook; }
+  setClientAuthenticationHook(h: ClientAuthenticationHook | null): void { this.hook = h; }
+
+  emit(body: EventBody, backend?: Backend): ServerEvent {
+    const port = backend?.port;
+    const ev = {
+      seq: ++this.seq,
+      time: this.clock.now(),
+      pid: backend?.pid ?? this.postmasterPid,
+      connection: backend?.id ?? 0,
+      ...(port ? {
+        user: port.user_name || undefined,
+        database: port.database_name || undefined,
+        remoteHost: port.remote_host,
+        remotePort: port.remote_port === '' ? null : Number(port.remote_port),
+        // %a shows the application_name GUC, which is only applied once the session starts.
+        applicationName: backend!.session?.application_name,
+        sessionStart: backend!.sessionStart,
+      } : {}),
+      ...body,
+    } as ServerEvent;
+    for (const l of this.listeners) {
+      try { l(ev); } catch { /* a broken listener must not take a connection down */ }
+    }
+    return ev;
+  }
+
+  allocatePid(): number { return this.nextPid++; }
+
+  secureContext(): tls.SecureContext {
+    const t = this.settings.tls;
+    if (!t) throw new Error('no TLS material configured');
+    this.ctxCache ??= tls.createSecureContext({
+      cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}),
+      minVersion: t.minVersion, ...(t.maxVersion ? { maxVersion: t.maxVersion } : {}),
+    });
+    return this.ctxCache;
+  }
+
+  procCount(): number {
+    let n = 0;
+    for (const b of this.live) if (b.holdsProc) n++;
+    return n;
+  }
+
+  backends(): readonly Backend[] { return [...this.live]; }
+
+  backendExited(b: Backend): void { this.live.delete(b); }
+
+  // ---- public API ----------------------------------------------------------
+
+  /** Subscribe to every event; returns an unsubscribe function. */
+  on(listener: EventListener): () => void {
+    this.listeners.push(listener);
+    return () => { this.listeners = this.listeners.filter((l) => l !== listener); };
+  }
+
+  /** Hand an accepted socket to a new backend. Resolves when that backend exits. */
+  accept(socket: Duplex, remoteHost: string, remotePort: number | null): Promise<void> {
+    const be = new Backend(this, ++this.connectionCount, socket, remoteHost, remotePort);
+    this.live.add(be);
+    const p = be.run().finally(() => { this.running.delete(p); });
+    this.running.add(p);
+    return p;
+  }
+
+  /** An in-process connection: returns the client's end of an in-memory socket pair. */
+  connect(remoteHost = '127.0.0.1', remotePort = 50000 + (this.connectionCount % 10000)): MemorySocket {
+    const [client, server] = duplexPair();
+    client.remotePort = remotePort;
+    void this.accept(server, remoteHost, remotePort);
+    return client;
+  }
+
+  /** Listen on TCP; host names are resolved like listen_addresses. */
+  async listen(port: number, hosts: string[] = ['127.0.0.1']): Promise<ListenAddress[]> {
+    const bound: ListenAddress[] = [];
+    for (const host of hosts) {
+      const srv = net.createServer({ noDelay: true }, (sock) => {
+        const remote = normalizeAddress(sock.remoteAddress ?? '');
+        void this.accept(sock, remote, sock.remotePort ?? null);
+      });
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ port, host }, () => { srv.off('error', reject); resolve(); });
+      });
+      const addr = srv.address() as net.AddressInfo;
+      bound.push({ host: addr.address, port: addr.port });
+      this.tcpServers.push(srv);
+      port = addr.port; // with port 0, bind the other addresses to the same port
+    }
+    this.emit({ type: 'server-started', addresses: bound.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)) });
+    return bound;
+  }
+
+  /** Stop listening, end every connection, wait for the backends to finish. */
+  async close(): Promise<void> {
+    await Promise.all(this.tcpServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.tcpServers = [];
+    for (const b of this.live) b.terminate();
+    await Promise.allSettled([...this.running]);
+    this.emit({ type: 'server-stopped' });
+  }
+
+  /** Resolves when every backend started so far has exited. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
+
+/** PostgreSQL prints IPv4 clients on a dual-stack socket as plain IPv4. */
+function normalizeAddress(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}

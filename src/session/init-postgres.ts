@@ -1,0 +1,49 @@
+/**
+ * The part of InitPostgres that runs after authentication: role, slot and
+ * database checks, the startup packet's GUCs, then the session's first
+ * messages. Failures here come after AuthenticationOk, so the hook has
+ * already seen STATUS_OK.
+ */
+import { PgError } from '../errors.js';
+import type { Backend } from '../server/backend.js';
+import { applyStartupGucs, reportedParameters } from './parameters.js';
+
+export async function initPostgres(be: Backend): Promise<void> {
+  const port = be.port;
+  const user = port.user_name;
+  const role = be.ctx.roles.get(user);
+  if (!role) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '28000', message: `role "${user}" does not exist`, file: 'miscinit.c', line: 694, routine: 'InitializeSessionUserId' });
+  }
+  if (!role.canLogin) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '28000', message: `role "${user}" is not permitted to log in`, file: 'miscinit.c', line: 821, routine: 'InitializeSessionUserId' });
+  }
+  const sessions = be.ctx.backends().filter((b) => b.phase.name === 'session');
+  if (role.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.user_name === user).length > role.connectionLimit) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for role "${user}"`, file: 'miscinit.c', line: 843, routine: 'InitializeSessionUserId' });
+  }
+  const reserved = be.settings.superuserReservedConnections;
+  const free = be.settings.maxConnections - be.ctx.procCount();
+  if (!role.superuser && reserved > 0 && free < reserved) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: 'remaining connection slots are reserved for non-replication superuser connections', file: 'postinit.c', line: 886, routine: 'InitPostgres' });
+  }
+  const db = be.settings.databases.find((d) => d.name === port.database_name);
+  if (!db) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '3D000', message: `database "${port.database_name}" does not exist`, file: 'postinit.c', line: 948, routine: 'InitPostgres' });
+  }
+  if (!db.allowConnections) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '55000', message: `database "${db.name}" is not currently accepting connections`, file: 'postinit.c', line: 330, routine: 'CheckMyDatabase' });
+  }
+  if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 361, routine: 'CheckMyDatabase' });
+  }
+  const session = applyStartupGucs(port.guc_options);
+  be.session = session;
+  for (const [name, value] of reportedParameters(be, session, role.superuser)) {
+    be.send({ type: 'ParameterStatus', name, value });
+  }
+  be.send({ type: 'BackendKeyData', pid: be.pid, key: be.cancelKey } as never);
+  be.send({ type: 'ReadyForQuery', status: 'I' });
+  be.flush();
+  be.emit({ type: 'session-started', user, database: port.database_name });
+}

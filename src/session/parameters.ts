@@ -1,0 +1,85 @@
+/** Session GUCs from the startup packet and the ParameterStatus set PostgreSQL 15 reports. */
+import { PgError } from '../errors.js';
+import type { Backend } from '../server/backend.js';
+
+export interface SessionGucs {
+  application_name: string;
+  client_encoding: string;
+  DateStyle: string;
+  IntervalStyle: string;
+  TimeZone: string | null;
+  other: Map<string, string>;
+}
+
+/**
+ * User-settable GUCs a client may plausibly send in its startup packet. Any
+ * other name is rejected after authentication, as PostgreSQL does.
+ */
+const KNOWN_SESSION_GUCS = new Set([
+  'application_name', 'client_encoding', 'datestyle', 'intervalstyle', 'timezone', 'search_path',
+  'extra_float_digits', 'statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout',
+  'idle_session_timeout', 'default_transaction_read_only', 'default_transaction_isolation', 'geqo',
+  'work_mem', 'maintenance_work_mem', 'bytea_output', 'standard_conforming_strings', 'client_min_messages',
+  'role', 'jit', 'lc_messages', 'lc_monetary', 'lc_numeric', 'lc_time', 'timezone_abbreviations',
+  'row_security', 'search_path', 'session_replication_role', 'synchronous_commit', 'temp_buffers',
+  'transaction_isolation', 'transaction_read_only', 'xmlbinary', 'xmloption', 'array_nulls',
+  'backslash_quote', 'escape_string_warning', 'quote_all_identifiers', 'enable_seqscan', 'log_statement',
+]);
+
+const ENCODINGS: Record<string, string> = {
+  utf8: 'UTF8', 'utf-8': 'UTF8', unicode: 'UTF8', sql_ascii: 'SQL_ASCII', latin1: 'LATIN1', 'iso-8859-1': 'LATIN1',
+  iso88591: 'LATIN1', latin9: 'LATIN9', win1252: 'WIN1252', euc_jp: 'EUC_JP', sjis: 'SJIS', gbk: 'GBK', big5: 'BIG5',
+};
+
+export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>): SessionGucs {
+  const s: SessionGucs = { application_name: '', client_encoding: 'UTF8', DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', TimeZone: null, other: new Map() };
+  for (const [rawName, value] of options) {
+    const name = rawName.toLowerCase();
+    if (!KNOWN_SESSION_GUCS.has(name) && !name.includes('.')) {
+      throw new PgError({ severity: 'FATAL', sqlstate: '42704', message: `unrecognized configuration parameter "${rawName}"`, file: 'guc.c', line: 7448, routine: 'set_config_option_ext' });
+    }
+    switch (name) {
+      case 'application_name': s.application_name = value; break;
+      case 'client_encoding': {
+        const enc = ENCODINGS[value.toLowerCase().replace(/\s/g, '')];
+        if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 11827, routine: 'call_string_check_hook' });
+        s.client_encoding = enc;
+        break;
+      }
+      case 'datestyle': s.DateStyle = normalizeDateStyle(value); break;
+      case 'intervalstyle': s.IntervalStyle = value; break;
+      case 'timezone': s.TimeZone = value; break;
+      default: s.other.set(name, value);
+    }
+  }
+  return s;
+}
+
+/** "ISO" alone keeps the default MDY ordering, as PostgreSQL reports it. */
+function normalizeDateStyle(v: string): string {
+  const parts = v.split(',').map((p) => p.trim().toUpperCase()).filter(Boolean);
+  const style = parts.find((p) => ['ISO', 'SQL', 'POSTGRES', 'GERMAN'].includes(p)) ?? 'ISO';
+  const order = parts.find((p) => ['MDY', 'DMY', 'YMD', 'US', 'EURO', 'EUROPEAN', 'NONEURO', 'NONEUROPEAN'].includes(p)) ?? 'MDY';
+  const styleName = style === 'POSTGRES' ? 'Postgres' : style === 'GERMAN' ? 'German' : style;
+  const orderName = order === 'US' || order === 'NONEURO' || order === 'NONEUROPEAN' ? 'MDY' : order === 'EURO' || order === 'EUROPEAN' ? 'DMY' : order;
+  return `${styleName}, ${orderName}`;
+}
+
+/** The GUC_REPORT variables, in the order PostgreSQL 15 sends them. */
+export function reportedParameters(be: Backend, s: SessionGucs, superuser: boolean): Array<[string, string]> {
+  return [
+    ['application_name', s.application_name],
+    ['client_encoding', s.client_encoding],
+    ['DateStyle', s.DateStyle],
+    ['default_transaction_read_only', 'off'],
+    ['in_hot_standby', 'off'],
+    ['integer_datetimes', 'on'],
+    ['IntervalStyle', s.IntervalStyle],
+    ['is_superuser', superuser ? 'on' : 'off'],
+    ['server_encoding', 'UTF8'],
+    ['server_version', be.settings.serverVersion],
+    ['session_authorization', be.port.user_name],
+    ['standard_conforming_strings', 'on'],
+    ['TimeZone', s.TimeZone ?? be.settings.timezone],
+  ];
+}

@@ -1,0 +1,21 @@
+/** processCancelRequest: a 16-byte packet naming a backend and its secret key. Nothing is ever answered. */
+import type { Backend } from '../server/backend.js';
+
+export function processCancelRequest(be: Backend, body: Buffer): void {
+  if (body.length !== 12) throw be.commError('invalid length of startup packet');
+  const targetPid = body.readUInt32BE(4);
+  const key = body.subarray(8, 12);
+  const target = be.ctx.backends().find((b) => b.pid === targetPid && b !== be);
+  if (!target) {
+    be.log('LOG', `PID ${targetPid} in cancel request did not match any process`);
+    be.emit({ type: 'cancel-request', targetPid, result: 'no-such-process' });
+    return;
+  }
+  if (!target.cancelKey.equals(key)) {
+    be.log('LOG', `wrong key in cancel request for process ${targetPid}`);
+    be.emit({ type: 'cancel-request', targetPid, result: 'wrong-key' });
+    return;
+  }
+  be.log('DEBUG2', `processing cancel request: sending SIGINT to process ${targetPid}`);
+  be.emit({ type: 'cancel-request', targetPid, result: 'signalled' });
+}

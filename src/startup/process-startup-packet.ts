@@ -1,0 +1,222 @@
+/**
+ * ProcessStartupPacket: the pre-authentication dialogue. SSLRequest and
+ * GSSENCRequest may each be answered once; then comes CancelRequest or the
+ * StartupMessage proper, whose parameters fill in the Port.
+ */
+import { match, P } from 'ts-pattern';
+import { PgError } from '../errors.js';
+import type { Backend } from '../server/backend.js';
+import { ProcExit } from '../server/exits.js';
+import {
+  CANCEL_REQUEST_CODE, NEGOTIATE_SSL_CODE, NEGOTIATE_GSS_CODE, parseStartupPacket,
+} from '../wire/codec.js';
+import { processCancelRequest } from './cancel.js';
+
+
+const NAMEDATALEN = 64;
+const PROTOCOL_EARLIEST = { major: 3, minor: 0 };
+const PROTOCOL_LATEST = { major: 3, minor: 0 };
+
+/**
+ * Which encryption requests have been dealt with. PostgreSQL keeps two
+ * flags (ssl_done, gss_done); accepting either encryption sets both.
+ */
+export type Negotiation =
+  | { state: 'plain' }
+  | { state: 'ssl-refused' }
+  | { state: 'gss-refused' }
+  | { state: 'both-refused' }
+  | { state: 'encrypted'; via: 'ssl' | 'gss' };
+
+type Request = 'ssl' | 'gss' | 'cancel' | 'startup';
+
+function classify(code: number): Request {
+  return code === NEGOTIATE_SSL_CODE ? 'ssl' : code === NEGOTIATE_GSS_CODE ? 'gss' : code === CANCEL_REQUEST_CODE ? 'cancel' : 'startup';
+}
+
+/** An encryption request is special only until that kind has been answered. */
+function mayNegotiate(n: Negotiation, req: 'ssl' | 'gss'): boolean {
+  return match([n, req] as const)
+    .with([{ state: 'plain' }, P._], () => true)
+    .with([{ state: 'ssl-refused' }, 'gss'], () => true)
+    .with([{ state: 'gss-refused' }, 'ssl'], () => true)
+    .with([{ state: 'ssl-refused' }, 'ssl'], [{ state: 'gss-refused' }, 'gss'], () => false)
+    .with([{ state: 'both-refused' }, P._], [{ state: 'encrypted' }, P._], () => false)
+    .exhaustive();
+}
+
+function afterRefusal(n: Negotiation, req: 'ssl' | 'gss'): Negotiation {
+  return match(n)
+    .with({ state: 'plain' }, () => (req === 'ssl' ? { state: 'ssl-refused' } : { state: 'gss-refused' }) as Negotiation)
+    .otherwise(() => ({ state: 'both-refused' }) as Negotiation);
+}
+
+export async function processStartupPacket(be: Backend): Promise<void> {
+  let negotiation: Negotiation = { state: 'plain' };
+  for (;;) {
+    const read = await be.interruptible(be.reader.readStartupPacket());
+    const body = match(read)
+      // No bytes at all: a port probe, or a client that refused our answer. Not worth a log line.
+      .with({ kind: 'eof' }, () => { throw new ProcExit('eof'); })
+      .with({ kind: 'incomplete', where: 'length' }, () => {
+        if (negotiation.state !== 'plain') throw new ProcExit('eof');
+        throw be.commError('incomplete startup packet');
+      })
+      .with({ kind: 'incomplete', where: 'body' }, () => { throw be.commError('incomplete startup packet'); })
+      .with({ kind: 'invalid-length' }, () => { throw be.commError('invalid length of startup packet'); })
+      .with({ kind: 'packet' }, (r) => r.body)
+      .exhaustive();
+
+    const code = body.readUInt32BE(0);
+    const request = classify(code);
+
+    if (request === 'cancel') {
+      processCancelRequest(be, body);
+      throw new ProcExit('eof');
+    }
+
+    if ((request === 'ssl' || request === 'gss') && mayNegotiate(negotiation, request)) {
+      negotiation = await answerEncryptionRequest(be, request, negotiation);
+      continue;
+    }
+
+    await processStartupMessage(be, body, code);
+    return;
+  }
+}
+
+async function answerEncryptionRequest(be: Backend, request: 'ssl' | 'gss', n: Negotiation): Promise<Negotiation> {
+  if (request === 'gss') {
+    // Built without GSSAPI, like the PostgreSQL 16–18 binaries from npm.
+    be.send({ type: 'EncryptionResponse', answer: 'N' });
+    be.flush();
+    be.emit({ type: 'gssenc-request', answer: 'N' });
+    rejectBufferedPlaintext(be, be.reader.bufferedLength() > 0, 'GSSAPI encryption');
+    return afterRefusal(n, 'gss');
+  }
+  const accept = be.settings.ssl && be.settings.tls !== null;
+  const answer = accept ? 'S' : 'N';
+  be.send({ type: 'EncryptionResponse', answer });
+  be.flush();
+  be.emit({ type: 'ssl-request', answer });
+  if (!accept) {
+    rejectBufferedPlaintext(be, be.reader.bufferedLength() > 0, 'SSL');
+    return afterRefusal(n, 'ssl');
+  }
+  const leftover = await be.openTls();
+  // PostgreSQL 15 keeps pipelined plaintext in its own buffer and complains over the new TLS session.
+  rejectBufferedPlaintext(be, leftover.length > 0, 'SSL');
+  return { state: 'encrypted', via: 'ssl' };
+}
+
+/** CVE-2021-23214: bytes that arrived before encryption must not be read as if they had been encrypted. */
+function rejectBufferedPlaintext(be: Backend, hasData: boolean, what: 'SSL' | 'GSSAPI encryption'): void {
+  if (!hasData) return;
+  throw new PgError({
+    severity: 'FATAL',
+    sqlstate: '08P01',
+    message: `received unencrypted data after ${what} request`,
+    detail: 'This could be either a client-software bug or evidence of an attempted man-in-the-middle attack.',
+    file: 'postmaster.c',
+    line: what === 'SSL' ? 2134 : 2185,
+    routine: 'ProcessStartupPacket',
+  });
+}
+
+async function processStartupMessage(be: Backend, body: Buffer, code: number): Promise<void> {
+  const major = code >>> 16;
+  const minor = code & 0xffff;
+  // FrontendProtocol is set before the check so the error goes out in the client's format.
+  be.frontendProtocol = { major, minor };
+  if (major < PROTOCOL_EARLIEST.major || major > PROTOCOL_LATEST.major) {
+    throw new PgError({
+      severity: 'FATAL',
+      sqlstate: '0A000',
+      message: `unsupported frontend protocol ${major}.${minor}: server supports ${PROTOCOL_EARLIEST.major}.${PROTOCOL_EARLIEST.minor} to ${PROTOCOL_LATEST.major}.${PROTOCOL_LATEST.minor}`,
+      file: 'postmaster.c', line: 2220, routine: 'ProcessStartupPacket',
+    });
+  }
+
+  const port = be.port;
+  const gucs: Array<[string, string]> = [];
+  const unrecognized: string[] = [];
+  // The Port fills in while the packet is scanned, so an error part-way shows what was known (%u/%d).
+  const packet = parseStartupPacket(body, {
+    onParam: (name, value, raw) => {
+      if (name === 'database') port.database_name = value;
+      else if (name === 'user') port.user_name = value;
+      else if (name === 'options') port.cmdline_options = value;
+      else if (name === 'replication') {
+        if (!isReplicationValue(value)) {
+          throw new PgError({
+            severity: 'FATAL', sqlstate: '22023',
+            message: `invalid value for parameter "replication": "${value}"`,
+            hint: 'Valid values are: "false", 0, "true", 1, "database".',
+            file: 'postmaster.c', line: 2284, routine: 'ProcessStartupPacket',
+          });
+        }
+      } else if (name.startsWith('_pq_.')) unrecognized.push(name);
+      else {
+        gucs.push([name, value]);
+        if (name === 'application_name') port.application_name = cleanAscii(raw.value);
+      }
+    },
+  });
+  if (minor > PROTOCOL_LATEST.minor || unrecognized.length > 0) {
+    be.send({ type: 'NegotiateProtocolVersion', newestMinorVersion: PROTOCOL_LATEST.minor, unrecognizedOptions: unrecognized });
+    be.emit({ type: 'protocol-negotiated', newestMinor: PROTOCOL_LATEST.minor, unrecognizedOptions: unrecognized });
+  }
+  port.guc_options = gucs;
+  if (port.user_name === '') {
+    throw new PgError({
+      severity: 'FATAL', sqlstate: '28000',
+      message: 'no PostgreSQL user name specified in startup packet',
+      file: 'postmaster.c', line: 2349, routine: 'ProcessStartupPacket',
+    });
+  }
+  if (port.database_name === '') port.database_name = port.user_name;
+  port.user_name = clipName(port.user_name);
+  port.database_name = clipName(port.database_name);
+  be.emit({
+    type: 'startup-packet',
+    protocol: `${major}.${minor}`,
+    user: port.user_name,
+    database: port.database_name,
+    options: Object.fromEntries(packet.kind === 'StartupMessage' ? packet.params : []),
+  });
+}
+
+function isReplicationValue(v: string): boolean {
+  if (v === 'database') return true;
+  return parseBool(v) !== null;
+}
+
+/** parse_bool(): case-insensitive prefixes of true/false/yes/no, on/off (at least 2 chars), 1/0. */
+export function parseBool(v: string): boolean | null {
+  const s = v.toLowerCase();
+  if (s.length === 0) return null;
+  const prefixOf = (word: string, min = 1) => s.length >= min && word.startsWith(s);
+  if (prefixOf('true') || prefixOf('yes')) return true;
+  if (prefixOf('false') || prefixOf('no')) return false;
+  if (s === 'on') return true;
+  if (prefixOf('off', 2)) return false;
+  if (s === '1') return true;
+  if (s === '0') return false;
+  return null;
+}
+
+/** PostgreSQL 15's pg_clean_ascii: any byte outside printable ASCII becomes '?'. */
+export function cleanAscii(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) out += b < 32 || b > 126 ? '?' : String.fromCharCode(b);
+  return out;
+}
+
+/** Truncate to NAMEDATALEN-1 bytes without splitting a UTF-8 character (pg_mbcliplen). */
+export function clipName(s: string): string {
+  const bytes = Buffer.from(s, 'utf8');
+  if (bytes.length < NAMEDATALEN) return s;
+  let end = NAMEDATALEN - 1;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}

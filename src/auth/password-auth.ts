@@ -42,8 +42,8 @@ export async function checkPasswordAuth(be: Backend): Promise<AuthResult> {
  * CheckPWChallengeAuth: md5 only when the line says md5 and the secret is an
  * MD5 hash; SCRAM otherwise. A missing or unusable secret still runs the
  * exchange the stored type (or password_encryption) implies, so an outsider
- * cannot tell the difference — and the result is forced to ERROR, even if
- * the client hung up.
+ * cannot tell the difference, and the result is forced to ERROR unless the
+ * client hung up.
  */
 export async function checkPWChallengeAuth(be: Backend, method: 'md5' | 'scram-sha-256'): Promise<AuthResult> {
   const user = be.port.user_name;
@@ -52,7 +52,8 @@ export async function checkPWChallengeAuth(be: Backend, method: 'md5' | 'scram-s
   const result = method === 'md5' && pwtype === 'md5'
     ? await checkMD5Auth(be, role.secret)
     : await checkSASLAuth(be, role.secret);
-  if (role.secret === null) return { status: STATUS_ERROR, logdetail: role.logdetail };
+  // A doomed exchange still reports the client hanging up as EOF (observed on 15.20); otherwise it fails with the lookup's reason.
+  if (role.secret === null) return result.status === STATUS_EOF ? result : { status: STATUS_ERROR, logdetail: role.logdetail };
   if (result.status === STATUS_OK) be.setAuthnId(user);
   return result;
 }

@@ -10,6 +10,8 @@ import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
 import { RealClock } from './clock.js';
+import { PgError } from './errors.js';
+import { loadSharedPreloadLibraries } from './extensions/loader.js';
 
 const PKG = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
 
@@ -94,11 +96,20 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     return 2;
   }
   const hosts = values.host !== undefined ? [values.host] : loaded.listenAddresses;
-  const server = new PgServer({ hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, random, clock });
+  const server = new PgServer({ hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, gucs: loaded.gucs, random, clock });
   const log = new ServerLog({ ...server.settings }, stderr);
   const prefix = renderLogLinePrefix(server.settings.logLinePrefix, { pid: server.postmasterPid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
   for (const m of loaded.startupMessages) stderr(formatStartup(prefix, m));
   server.on((e) => log.handle(e));
+  const gucMessagesBefore = loaded.gucs.messages.length;
+  try {
+    await loadSharedPreloadLibraries(server, loaded.sharedPreloadLibraries, loaded.dataDirectory);
+  } catch (err) {
+    if (!(err instanceof PgError)) throw err;
+    stderr(formatLogRecord(prefix, err.fields));
+    return 1;
+  }
+  for (const m of loaded.gucs.messages.slice(gucMessagesBefore)) stderr(formatLogRecord(prefix, m));
   let bound;
   try {
     bound = await server.listen(port, hosts);

@@ -105,10 +105,23 @@ export async function clientAuthentication(be: Backend): Promise<void> {
   authFailed(be, hba, result);
 }
 
+/**
+ * ClientAuthentication_hook(port, status). An error thrown by a hook ends the
+ * connection like ereport(ERROR) during authentication: promoted to FATAL.
+ */
 async function callHook(be: Backend, status: Status): Promise<void> {
   const hook = be.ctx.clientAuthenticationHook();
-  if (hook) await hook(snapshotPort(be.port), status);
+  if (hook) {
+    try {
+      await hook(snapshotPort(be.port), status);
+    } catch (err) {
+      if (err instanceof PgError) throw new PgError({ ...err.fields, severity: err.severity === 'ERROR' ? 'FATAL' : err.severity });
+      throw new PgError({ severity: 'FATAL', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) });
+    }
+  }
   be.emit({ type: 'auth-outcome', status: statusName(status), method: be.port.hba?.auth_method ?? '' });
+  // A hook that outlived authentication_timeout on the success path meets the timeout now.
+  if (status === STATUS_OK) be.checkForInterrupts();
 }
 
 function encryptionName(be: Backend): string {

@@ -21,6 +21,7 @@ import { initPostgres } from '../session/init-postgres.js';
 import { postgresMain } from '../session/postgres-main.js';
 import type { SessionGucs } from '../session/parameters.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
+import { currentBackend } from './current.js';
 
 /** Which of PostgreSQL's two authentication_timeout windows is running. */
 type TimerPhase = 'startup' | 'authentication';
@@ -89,7 +90,11 @@ export class Backend {
     return new ProcExit('comm-error', message);
   }
 
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    return currentBackend.run(this, () => this.lifecycle());
+  }
+
+  private async lifecycle(): Promise<void> {
     try {
       this.emit({ type: 'connection-received', remoteHost: this.port.remote_host, remotePort: this.port.remote_port === '' ? null : Number(this.port.remote_port) });
       this.armTimer('startup');

@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { noteIoActivity } from '../clock.js';
 
 /**
  * Two connected in-memory duplex ends, so a client and the server can talk
@@ -27,7 +28,9 @@ export class MemorySocket extends Duplex {
       cb();
       return;
     }
+    noteIoActivity();
     setImmediate(() => {
+      noteIoActivity();
       if (!peer.destroyed && !peer.ended) peer.push(chunk);
       cb();
     });

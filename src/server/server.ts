@@ -15,6 +15,10 @@ import { duplexPair, type MemorySocket } from './memory-transport.js';
 import type { HbaLine } from '../hba/index.js';
 import type { RoleCatalog } from '../roles/index.js';
 import type { ClientAuthenticationHook } from '../hooks/hook.js';
+import { HookSlots } from '../hooks/slots.js';
+import { createGucRegistry, type GucRegistry } from '../config/index.js';
+import { loadExtension } from '../extensions/loader.js';
+import type { ExtensionHost, ExtensionModule } from '../extensions/extension.js';
 
 export interface PgServerOptions {
   settings?: Partial<ServerSettings>;
@@ -24,19 +28,25 @@ export interface PgServerOptions {
   /** A seed makes PIDs, nonces, salts and cancel keys repeat run after run. */
   seed?: number | string;
   random?: Random;
+  /** Parameters as postgresql.conf set them; extensions define theirs here. */
+  gucs?: GucRegistry;
+  /** Extensions to load now, in order (like shared_preload_libraries). */
+  extensions?: ReadonlyArray<ExtensionModule | { name: string; module: ExtensionModule }>;
+  /** Shorthand for a one-hook extension: installed last, so it runs first. */
   clientAuthenticationHook?: ClientAuthenticationHook | null;
 }
 
 export interface ListenAddress { host: string; port: number }
 
-export class PgServer implements ServerContext {
+export class PgServer implements ServerContext, ExtensionHost {
   readonly settings: ServerSettings;
   readonly clock: Clock;
   readonly random: Random;
   readonly hba: readonly HbaLine[];
   readonly roles: RoleCatalog;
   readonly postmasterPid: number;
-  private hook: ClientAuthenticationHook | null;
+  readonly hooks = new HookSlots();
+  readonly gucs: GucRegistry;
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;
@@ -52,15 +62,41 @@ export class PgServer implements ServerContext {
     this.random = opts.random ?? (opts.seed !== undefined ? new SeededRandom(opts.seed) : new CryptoRandom());
     this.hba = opts.hba;
     this.roles = opts.roles;
-    this.hook = opts.clientAuthenticationHook ?? null;
+    this.gucs = opts.gucs ?? createGucRegistry();
     this.postmasterPid = this.random.int(1000, 30000);
     this.nextPid = this.postmasterPid + 1;
+    if (opts.settings?.mockAuthNonce === undefined) this.settings.mockAuthNonce = this.random.bytes(32);
+    for (const ext of opts.extensions ?? []) {
+      if ('module' in ext) loadExtension(this, ext.module, ext.name);
+      else loadExtension(this, ext);
+    }
+    if (opts.clientAuthenticationHook) {
+      const hook = opts.clientAuthenticationHook;
+      loadExtension(this, {
+        name: hook.name || 'ClientAuthentication_hook',
+        _PG_init: (ctx) => {
+          const previous = ctx.hooks.ClientAuthentication_hook;
+          ctx.hooks.ClientAuthentication_hook = async (port, status) => {
+            await hook(port, status);
+            if (previous) await previous(port, status);
+          };
+        },
+      });
+    }
   }
 
   // ---- ServerContext -------------------------------------------------------
 
-  clientAuthenticationHook(): ClientAuthenticationHook | null { return this.hook; }
-  setClientAuthenticationHook(h: ClientAuthenticationHook | null): void { this.hook = h; }
+  clientAuthenticationHook(): ClientAuthenticationHook | null { return this.hooks.ClientAuthentication_hook; }
+
+  postmasterLog(level: 'LOG' | 'WARNING' | 'DEBUG1', message: string, extra: { detail?: string; hint?: string } = {}): void {
+    this.emit({ type: 'log', severity: level, message, ...extra });
+  }
+
+  /** Load one more extension, as if appended to shared_preload_libraries. */
+  loadExtension(module: ExtensionModule, name?: string): void {
+    loadExtension(this, module, name);
+  }
 
   emit(body: EventBody, backend?: Backend): ServerEvent {
     const port = backend?.port;

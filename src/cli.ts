@@ -4,14 +4,13 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PgServer } from './server/server.js';
-import { loadDataDirectory, StartupError, type StartupMessage } from './server/datadir.js';
+import { StartupError, type StartupMessage } from './server/datadir.js';
+import { startFromDataDirectory } from './server/start.js';
 import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
 import { RealClock } from './clock.js';
-import { PgError } from './errors.js';
-import { loadSharedPreloadLibraries } from './extensions/loader.js';
+import type { PgErrorFields } from './errors.js';
 
 const PKG = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
 
@@ -80,9 +79,9 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   const random = values.seed !== undefined ? new SeededRandom(values.seed) : new CryptoRandom();
   const clock = new RealClock();
   const stderr = (t: string) => process.stderr.write(t);
-  let loaded;
+  let started;
   try {
-    loaded = loadDataDirectory(dir, random);
+    started = await startFromDataDirectory(dir, { clock, random });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
@@ -90,26 +89,17 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     stderr(formatLogRecord(prefix, err.fatal.fields));
     return 1;
   }
-  const port = values.port !== undefined ? Number(values.port) : loaded.port;
+  const { server } = started;
+  const port = values.port !== undefined ? Number(values.port) : started.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`pg-authsim: invalid port number: "${values.port}"\n`);
     return 2;
   }
-  const hosts = values.host !== undefined ? [values.host] : loaded.listenAddresses;
-  const server = new PgServer({ hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, gucs: loaded.gucs, random, clock });
-  const log = new ServerLog({ ...server.settings }, stderr);
+  const hosts = values.host !== undefined ? [values.host] : started.listenAddresses;
   const prefix = renderLogLinePrefix(server.settings.logLinePrefix, { pid: server.postmasterPid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
-  for (const m of loaded.startupMessages) stderr(formatStartup(prefix, m));
+  for (const m of started.startupMessages) stderr(formatStartup(prefix, m));
+  const log = new ServerLog({ ...server.settings }, stderr);
   server.on((e) => log.handle(e));
-  const gucMessagesBefore = loaded.gucs.messages.length;
-  try {
-    await loadSharedPreloadLibraries(server, loaded.sharedPreloadLibraries, loaded.dataDirectory);
-  } catch (err) {
-    if (!(err instanceof PgError)) throw err;
-    stderr(formatLogRecord(prefix, err.fields));
-    return 1;
-  }
-  for (const m of loaded.gucs.messages.slice(gucMessagesBefore)) stderr(formatLogRecord(prefix, m));
   let bound;
   try {
     bound = await server.listen(port, hosts);
@@ -129,12 +119,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   return 0;
 }
 
-function formatStartup(prefix: string, m: StartupMessage): string {
-  return formatLogRecord(prefix, {
-    severity: m.severity, message: m.message,
-    ...(m.hint ? { hint: m.hint } : {}),
-    ...(m.context ? { context: m.context } : {}),
-  });
+function formatStartup(prefix: string, m: StartupMessage | PgErrorFields): string {
+  return formatLogRecord(prefix, m as PgErrorFields);
 }
 
 main(process.argv.slice(2)).then(

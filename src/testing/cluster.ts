@@ -1,0 +1,103 @@
+/**
+ * An in-process "cluster" for tests: a throwaway data directory written from
+ * strings or objects, a server started from it exactly as `pg-authsim serve`
+ * starts, a virtual clock by default, and a trace of everything it did.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { RealClock, VirtualClock, type Clock } from '../clock.js';
+import { SeededRandom } from '../random.js';
+import { startFromDataDirectory } from '../server/start.js';
+import type { PgServer } from '../server/server.js';
+import type { ExtensionModule } from '../extensions/extension.js';
+import type { PgErrorFields } from '../errors.js';
+import type { StartupMessage } from '../server/datadir.js';
+import { Trace } from './trace.js';
+
+export type ConfValue = string | number | boolean;
+
+export interface ClusterOptions {
+  /** postgresql.conf as text, or name → value (strings are quoted for you). */
+  postgresqlConf?: string | Record<string, ConfValue>;
+  /** pg_hba.conf text. */
+  hba: string;
+  /** The roles file: CREATE ROLE ... statements. */
+  roles?: string;
+  /** Extension modules loaded after shared_preload_libraries (last loaded runs first). */
+  extensions?: ExtensionModule[];
+  /** 'virtual' (default): delays cost no wall time; 'real'; or your own Clock. */
+  clock?: 'virtual' | 'real' | Clock;
+  /** PIDs, nonces, salts and cancel keys follow from it. Default 1. */
+  seed?: number | string;
+  /** Extra files for the data directory (e.g. an @file for pg_hba.conf, your extension module). */
+  files?: Record<string, string>;
+}
+
+export class TestCluster {
+  readonly trace: Trace;
+  private constructor(
+    readonly server: PgServer,
+    readonly clock: Clock,
+    readonly dataDirectory: string,
+    readonly startupMessages: Array<StartupMessage | PgErrorFields>,
+    trace: Trace,
+  ) {
+    this.trace = trace;
+  }
+
+  static async start(opts: ClusterOptions): Promise<TestCluster> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
+    try {
+      writeFileSync(path.join(dir, 'postgresql.conf'), confText(opts.postgresqlConf ?? ''));
+      writeFileSync(path.join(dir, 'pg_hba.conf'), opts.hba.endsWith('\n') ? opts.hba : `${opts.hba}\n`);
+      writeFileSync(path.join(dir, 'roles.sql'), opts.roles ?? '');
+      for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(path.join(dir, name), text);
+      const clock = opts.clock === undefined || opts.clock === 'virtual' ? new VirtualClock() : opts.clock === 'real' ? new RealClock() : opts.clock;
+      let server: PgServer | null = null;
+      const trace = new Trace(() => ({ ...server!.settings }));
+      const started = await startFromDataDirectory(dir, {
+        clock,
+        random: new SeededRandom(opts.seed ?? 1),
+        extraExtensions: opts.extensions ?? [],
+        onEvent: trace.record,
+      });
+      server = started.server;
+      return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The client end of a new in-memory connection. */
+  socket(): ReturnType<PgServer['connect']> {
+    return this.server.connect();
+  }
+
+  /** Also accept real clients on loopback; returns the port. */
+  async listen(port = 0): Promise<number> {
+    const [bound] = await this.server.listen(port, ['127.0.0.1']);
+    return bound!.port;
+  }
+
+  /** Wait until every backend has exited (EOF backends may still be sleeping in a hook). */
+  idle(): Promise<void> {
+    return this.server.idle();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.server.close();
+    } finally {
+      rmSync(this.dataDirectory, { recursive: true, force: true });
+    }
+  }
+}
+
+function confText(conf: string | Record<string, ConfValue>): string {
+  if (typeof conf === 'string') return conf;
+  return Object.entries(conf)
+    .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)}`)
+    .join('\n') + '\n';
+}

@@ -1,1 +1,25 @@
-export const x: number = 1;
+/**
+ * pg-authsim: PostgreSQL 15's connection-establishment path, simulated.
+ * The story of a connection, module by module: wire codec → startup and
+ * encryption negotiation → pg_hba.conf → authentication methods → hooks →
+ * session. Tests for hook authors live in `pg-authsim/testing`.
+ */
+export { PgServer, type PgServerOptions, type ListenAddress } from './server/server.js';
+export { startFromDataDirectory, type StartOptions, type Started } from './server/start.js';
+export { loadDataDirectory, StartupError, DEV_CERTS_DIR } from './server/datadir.js';
+export { defaultSettings, type ServerSettings, type TlsMaterial, type DatabaseInfo } from './server/settings.js';
+export { duplexPair, MemorySocket } from './server/memory-transport.js';
+export type { Port, HbaLineView } from './port.js';
+export type { ServerEvent, EventBody, EventType, EventOf, StatusName } from './events.js';
+export { STATUS_OK, STATUS_ERROR, STATUS_EOF, statusName, type Status } from './hooks/status.js';
+export type { ClientAuthenticationHook } from './hooks/hook.js';
+export { HookSlots } from './hooks/slots.js';
+export type { ExtensionContext, ExtensionModule } from './extensions/extension.js';
+export { BUILTIN_EXTENSIONS, loadExtension, resolveExtension } from './extensions/loader.js';
+export { authDelay } from './extensions/auth_delay.js';
+export { RealClock, VirtualClock, type Clock, type TimerHandle } from './clock.js';
+export { SeededRandom, CryptoRandom, type Random } from './random.js';
+export { PgError, type PgErrorFields, type Severity } from './errors.js';
+export { renderServerLog, ServerLog, logRecordFor } from './views/server-log.js';
+export { parseHbaFile, checkHba, type HbaLine } from './hba/index.js';
+export { parseRolesFile, RoleCatalog, type Role } from './roles/index.js';

@@ -12,14 +12,20 @@ export function startupMessage(user: string, database = 'postgres', extra: Recor
  * Log in with `password`; `null` hangs up when the server asks for one (what
  * psql -w does). Returns every message received after the startup packet.
  */
-export async function login(c: WireClient, user: string, password: string | null, database = 'postgres'): Promise<Received[]> {
+export async function login(c: WireClient, user: string, password: string | null, database = 'postgres', opts: { ssl?: boolean } = {}): Promise<Received[]> {
+  if (opts.ssl) {
+    c.send(encodeFrontend({ type: 'SSLRequest' }));
+    const answer = await c.readByte();
+    if (answer !== 'S') throw new Error(`server answered ${answer} to SSLRequest`);
+    await c.startTls();
+  }
   c.send(startupMessage(user, database));
   const first = await c.next();
   if (!first) return [];
   const seen: Received[] = [first];
   if (first.name === 'authenticationSASL') {
     if (password === null) { c.end(); return [...seen, ...(await c.drain())]; }
-    const scram = new ScramClient({ password, mechanism: 'SCRAM-SHA-256', sslInUse: false, random: new SeededRandom(11) });
+    const scram = new ScramClient({ password, mechanism: 'SCRAM-SHA-256', sslInUse: opts.ssl ?? false, channelBinding: 'disable', random: new SeededRandom(11) });
     c.send(encodeFrontend({ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() }));
     const cont = await c.next();
     if (!cont) return seen;

@@ -1,0 +1,455 @@
+/**
+ * The roles file: a script of role DDL that a PostgreSQL user can write without a manual.
+ *
+ *   CREATE ROLE name [WITH] option ...;   CREATE USER … (implies LOGIN);   CREATE GROUP …
+ *   ALTER ROLE|USER name [WITH] option ...;   ALTER GROUP name ADD|DROP USER a, b;
+ *   GRANT role[, ...] TO role[, ...] [WITH ADMIN OPTION] [GRANTED BY role];
+ *   SET password_encryption = 'md5' | 'scram-sha-256';
+ *
+ * Options and checks follow PG 15's gram.y and user.c (CreateRole, AlterRole, AddRoleMems),
+ * with PG's messages. The file runs as if by a superuser; any error stops it.
+ */
+import { CryptoRandom, type Random } from '../random.js';
+import { encryptPassword, plainCryptVerify, type PasswordEncryption } from '../auth/secrets.js';
+import { FIRST_NORMAL_OBJECT_ID, RoleCatalog, type Role } from './catalog.js';
+import { RESERVED_KEYWORDS, RolesFileError, tokenize, type Token } from './lexer.js';
+import { parseTimestamptz } from './timestamp.js';
+
+export interface ParseRolesOptions {
+  /** File name used in error messages. */
+  path?: string;
+  /** The password_encryption in effect at the start of the file (PG 15 default: scram-sha-256). */
+  passwordEncryption?: PasswordEncryption;
+  /** Source of SCRAM salts. */
+  random?: Random;
+}
+
+/**
+ * Words the grammar treats as keywords in option position, so they are not IDENT there.
+ * (PG has several hundred unreserved keywords; an unknown one here reads as an unrecognized
+ * option instead of a syntax error.)
+ */
+const OPTION_KEYWORDS = new Set([
+  'password', 'encrypted', 'unencrypted', 'inherit', 'connection', 'valid', 'until', 'sysid', 'admin',
+  'role', 'database', 'rename', 'set', 'reset',
+]);
+
+/** The IDENT role options of gram.y's AlterOptRoleElem. */
+type BooleanOption = 'superuser' | 'createrole' | 'isreplication' | 'createdb' | 'canlogin' | 'bypassrls' | 'inherit';
+const BOOLEAN_OPTIONS: Record<string, [key: BooleanOption, value: boolean]> = {
+  superuser: ['superuser', true], nosuperuser: ['superuser', false],
+  createrole: ['createrole', true], nocreaterole: ['createrole', false],
+  replication: ['isreplication', true], noreplication: ['isreplication', false],
+  createdb: ['createdb', true], nocreatedb: ['createdb', false],
+  login: ['canlogin', true], nologin: ['canlogin', false],
+  bypassrls: ['bypassrls', true], nobypassrls: ['bypassrls', false],
+  noinherit: ['inherit', false],
+};
+
+const SPECIAL_ROLESPECS: Record<string, string> = {
+  current_user: 'CURRENT_USER', current_role: 'CURRENT_ROLE', session_user: 'SESSION_USER',
+};
+
+type RoleSpec = { kind: 'name'; name: string; token: Token } | { kind: 'public'; token: Token };
+
+interface RoleOptions {
+  password?: { value: string | null; token: Token };
+  inherit?: boolean;
+  connlimit?: { value: number; token: Token };
+  validUntil?: { value: string; token: Token };
+  superuser?: boolean;
+  createrole?: boolean;
+  createdb?: boolean;
+  canlogin?: boolean;
+  isreplication?: boolean;
+  bypassrls?: boolean;
+  addroleto?: RoleSpec[];
+  rolemembers?: RoleSpec[];
+  adminmembers?: RoleSpec[];
+  sysid?: boolean;
+}
+
+class RolesParser {
+  private pos = 0;
+  private readonly tokens: Token[];
+  readonly catalog = new RoleCatalog();
+  private nextOid = FIRST_NORMAL_OBJECT_ID;
+  private passwordEncryption: PasswordEncryption;
+  private readonly random: Random;
+
+  constructor(text: string, private readonly file: string, opts: ParseRolesOptions) {
+    this.passwordEncryption = opts.passwordEncryption ?? 'scram-sha-256';
+    this.random = opts.random ?? new CryptoRandom();
+    this.tokens = tokenize(text, file, this.catalog.notices);
+  }
+
+  // -- token helpers ----------------------------------------------------------
+
+  private peek(): Token { return this.tokens[this.pos]!; }
+  private next(): Token {
+    const t = this.tokens[this.pos]!;
+    if (t.kind !== 'eof') this.pos++;
+    return t;
+  }
+  private static isKw(t: Token, word: string): boolean { return t.kind === 'ident' && !t.quoted && t.value === word; }
+  private static isOp(t: Token, op: string): boolean { return t.kind === 'op' && t.value === op; }
+  private atStatementEnd(): boolean {
+    const t = this.peek();
+    return t.kind === 'eof' || RolesParser.isOp(t, ';');
+  }
+
+  private error(message: string, line: number, sqlstate: string, hint?: string, detail?: string): RolesFileError {
+    return new RolesFileError(message, this.file, line, sqlstate, hint, detail);
+  }
+  private syntaxError(t: Token): RolesFileError {
+    const msg = t.kind === 'eof' ? 'syntax error at end of input' : `syntax error at or near "${t.text}"`;
+    return this.error(msg, t.line, '42601');
+  }
+  private expectKw(word: string): Token {
+    const t = this.next();
+    if (!RolesParser.isKw(t, word)) throw this.syntaxError(t);
+    return t;
+  }
+  private notice(line: number, message: string, severity: 'NOTICE' | 'WARNING' = 'NOTICE'): void {
+    this.catalog.notices.push({ line, severity, message });
+  }
+
+  // -- statements -------------------------------------------------------------
+
+  parse(): RoleCatalog {
+    while (this.peek().kind !== 'eof') {
+      if (RolesParser.isOp(this.peek(), ';')) { this.next(); continue; }
+      this.statement();
+      const end = this.next();
+      if (end.kind !== 'eof' && !RolesParser.isOp(end, ';')) throw this.syntaxError(end);
+    }
+    return this.catalog;
+  }
+
+  private unsupported(t: Token): RolesFileError {
+    return this.error(
+      `unsupported statement in roles file at or near "${t.text}"`, t.line, '0A000',
+      'A roles file may contain CREATE ROLE/USER/GROUP, ALTER ROLE/USER/GROUP, GRANT and SET password_encryption.',
+    );
+  }
+
+  private statement(): void {
+    const t = this.next();
+    if (RolesParser.isKw(t, 'create')) {
+      const what = this.next();
+      if (RolesParser.isKw(what, 'role') || RolesParser.isKw(what, 'group')) return this.createRole(false);
+      if (RolesParser.isKw(what, 'user')) return this.createRole(true);
+      throw what.kind === 'ident' ? this.unsupported(what) : this.syntaxError(what);
+    }
+    if (RolesParser.isKw(t, 'alter')) {
+      const what = this.next();
+      if (RolesParser.isKw(what, 'role') || RolesParser.isKw(what, 'user')) return this.alterRole();
+      if (RolesParser.isKw(what, 'group')) return this.alterGroup();
+      throw what.kind === 'ident' ? this.unsupported(what) : this.syntaxError(what);
+    }
+    if (RolesParser.isKw(t, 'grant')) return this.grant();
+    if (RolesParser.isKw(t, 'set')) return this.set();
+    throw t.kind === 'ident' ? this.unsupported(t) : this.syntaxError(t);
+  }
+
+  /** gram.y RoleId: a new role's name. */
+  private roleId(): { name: string; token: Token } {
+    const t = this.next();
+    if (t.kind !== 'ident') throw this.syntaxError(t);
+    if (!t.quoted && SPECIAL_ROLESPECS[t.value]) {
+      throw this.error(`${SPECIAL_ROLESPECS[t.value]} cannot be used as a role name here`, t.line, '42939');
+    }
+    if (!t.quoted && RESERVED_KEYWORDS.has(t.value)) throw this.syntaxError(t);
+    // "public" and "none" are refused even when quoted: the check is on the name.
+    if (t.value === 'public' || t.value === 'none') throw this.error(`role name "${t.value}" is reserved`, t.line, '42939');
+    return { name: t.value, token: t };
+  }
+
+  /** gram.y RoleSpec: an existing role, or PUBLIC. */
+  private roleSpec(): RoleSpec {
+    const t = this.next();
+    if (t.kind !== 'ident') throw this.syntaxError(t);
+    if (!t.quoted && SPECIAL_ROLESPECS[t.value]) {
+      throw this.error(`${SPECIAL_ROLESPECS[t.value]} is not supported in a roles file`, t.line, '0A000',
+        'The file is not run by any particular user; name the role.');
+    }
+    if (!t.quoted && RESERVED_KEYWORDS.has(t.value)) throw this.syntaxError(t);
+    if (t.value === 'public') return { kind: 'public', token: t };
+    if (t.value === 'none') throw this.error('role name "none" is reserved', t.line, '42939');
+    return { kind: 'name', name: t.value, token: t };
+  }
+
+  private roleList(): RoleSpec[] {
+    const list = [this.roleSpec()];
+    while (RolesParser.isOp(this.peek(), ',')) {
+      this.next();
+      list.push(this.roleSpec());
+    }
+    return list;
+  }
+
+  /** get_rolespec_tuple(): PUBLIC is not a real role. */
+  private resolve(spec: RoleSpec): Role {
+    const name = spec.kind === 'public' ? 'public' : spec.name;
+    const role = spec.kind === 'name' ? this.catalog.get(spec.name) : undefined;
+    if (!role) throw this.error(`role "${name}" does not exist`, spec.token.line, '42704');
+    return role;
+  }
+
+  private signedIconst(): number {
+    let t = this.next();
+    let sign = 1;
+    if (RolesParser.isOp(t, '-') || RolesParser.isOp(t, '+')) {
+      if (t.value === '-') sign = -1;
+      t = this.next();
+    }
+    if (t.kind !== 'int') throw this.syntaxError(t);
+    return sign * Number(t.value);
+  }
+
+  private stringConst(): Token {
+    const t = this.next();
+    if (t.kind !== 'string') throw this.syntaxError(t);
+    return t;
+  }
+
+  /** OptRoleList / AlterOptRoleList plus the conflicting-option check of CreateRole/AlterRole. */
+  private options(isCreate: boolean): RoleOptions {
+    const o: RoleOptions = {};
+    const seen = new Set<string>();
+    const set = <K extends keyof RoleOptions>(key: K, dedupKey: string, value: RoleOptions[K], at: Token) => {
+      if (seen.has(dedupKey)) throw this.error('conflicting or redundant options', at.line, '42601');
+      seen.add(dedupKey);
+      o[key] = value;
+    };
+    while (!this.atStatementEnd()) {
+      const t = this.next();
+      const kw = (w: string) => RolesParser.isKw(t, w);
+      if (kw('password')) {
+        const v = this.next();
+        if (v.kind === 'string') set('password', 'password', { value: v.value, token: t }, t);
+        else if (RolesParser.isKw(v, 'null')) set('password', 'password', { value: null, token: t }, t);
+        else throw this.syntaxError(v);
+      } else if (kw('encrypted')) {
+        this.expectKw('password');
+        set('password', 'password', { value: this.stringConst().value, token: t }, t);
+      } else if (kw('unencrypted')) {
+        this.expectKw('password');
+        this.stringConst();
+        throw this.error('UNENCRYPTED PASSWORD is no longer supported', t.line, '0A000',
+          'Remove UNENCRYPTED to store the password in encrypted form instead.');
+      } else if (kw('inherit')) {
+        set('inherit', 'inherit', true, t);
+      } else if (kw('connection')) {
+        this.expectKw('limit');
+        set('connlimit', 'connectionlimit', { value: this.signedIconst(), token: t }, t);
+      } else if (kw('valid')) {
+        this.expectKw('until');
+        set('validUntil', 'validUntil', { value: this.stringConst().value, token: t }, t);
+      } else if (kw('user')) {
+        set('rolemembers', 'rolemembers', this.roleList(), t);
+      } else if (isCreate && kw('sysid')) {
+        const n = this.next();
+        if (n.kind !== 'int') throw this.syntaxError(n);
+        set('sysid', 'sysid', true, t);
+        this.notice(t.line, 'SYSID can no longer be specified');
+      } else if (isCreate && kw('admin')) {
+        set('adminmembers', 'adminmembers', this.roleList(), t);
+      } else if (isCreate && kw('role')) {
+        set('rolemembers', 'rolemembers', this.roleList(), t);
+      } else if (kw('in')) {
+        const n = this.next();
+        if (isCreate && (RolesParser.isKw(n, 'role') || RolesParser.isKw(n, 'group'))) {
+          set('addroleto', 'addroleto', this.roleList(), t);
+        } else if (!isCreate && RolesParser.isKw(n, 'database')) {
+          throw this.unsupported(t);
+        } else {
+          throw this.syntaxError(n);
+        }
+      } else if (t.kind === 'ident' && (t.quoted || (!RESERVED_KEYWORDS.has(t.value) && !OPTION_KEYWORDS.has(t.value)))) {
+        const b = BOOLEAN_OPTIONS[t.value];
+        if (!b) throw this.error(`unrecognized role option "${t.value}"`, t.line, '42601');
+        set(b[0], b[0], b[1], t);
+      } else if (!isCreate && (kw('rename') || kw('set') || kw('reset'))) {
+        throw this.unsupported(t);
+      } else {
+        throw this.syntaxError(t);
+      }
+    }
+    return o;
+  }
+
+  /** The stored form of a PASSWORD clause (CreateRole/AlterRole). */
+  private secretFor(roleName: string, password: { value: string | null; token: Token }): string | null {
+    if (password.value === null) return null;
+    // An empty password, or a secret of one, would lock out libpq users only: PG clears it for everyone.
+    if (password.value === '' || plainCryptVerify(roleName, password.value, '').ok) {
+      this.notice(password.token.line, 'empty string is not a valid password, clearing password');
+      return null;
+    }
+    return encryptPassword(this.passwordEncryption, roleName, password.value, this.random);
+  }
+
+  private validUntil(v: { value: string; token: Token }): number {
+    const r = parseTimestamptz(v.value);
+    if (!r.ok) throw this.error(r.message, v.token.line, r.sqlstate, r.hint);
+    return r.ms;
+  }
+
+  private checkConnlimit(o: RoleOptions): void {
+    if (o.connlimit && o.connlimit.value < -1) {
+      throw this.error(`invalid connection limit: ${o.connlimit.value}`, o.connlimit.token.line, '22023');
+    }
+  }
+
+  private createRole(isUser: boolean): void {
+    const { name, token } = this.roleId();
+    if (RolesParser.isKw(this.peek(), 'with')) this.next();
+    const o = this.options(true);
+    this.checkConnlimit(o);
+    if (name.startsWith('pg_')) {
+      throw this.error(`role name "${name}" is reserved`, token.line, '42939', undefined,
+        'Role names starting with "pg_" are reserved.');
+    }
+    if (this.catalog.exists(name)) throw this.error(`role "${name}" already exists`, token.line, '42710');
+    const validUntil = o.validUntil ? this.validUntil(o.validUntil) : null;
+    const secret = o.password ? this.secretFor(name, o.password) : null;
+    const role: Role = {
+      name,
+      oid: this.nextOid++,
+      superuser: o.superuser ?? false,
+      inherit: o.inherit ?? true,
+      createrole: o.createrole ?? false,
+      createdb: o.createdb ?? false,
+      canLogin: o.canlogin ?? isUser,
+      replication: o.isreplication ?? false,
+      bypassrls: o.bypassrls ?? false,
+      connectionLimit: o.connlimit?.value ?? -1,
+      secret,
+      validUntil,
+      memberOf: [],
+    };
+    this.catalog.add(role);
+    for (const spec of o.addroleto ?? []) this.addRoleMems(this.resolve(spec), [role]);
+    if (o.adminmembers) this.addRoleMems(role, o.adminmembers.map((s) => this.resolve(s)), o.adminmembers);
+    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+  }
+
+  private alterRole(): void {
+    const spec = this.roleSpec();
+    if (RolesParser.isKw(this.peek(), 'with')) this.next();
+    const o = this.options(false);
+    this.checkConnlimit(o);
+    const role = this.resolve(spec);
+    if (o.validUntil) role.validUntil = this.validUntil(o.validUntil);
+    if (o.password) role.secret = this.secretFor(role.name, o.password);
+    if (o.superuser !== undefined) role.superuser = o.superuser;
+    if (o.inherit !== undefined) role.inherit = o.inherit;
+    if (o.createrole !== undefined) role.createrole = o.createrole;
+    if (o.createdb !== undefined) role.createdb = o.createdb;
+    if (o.canlogin !== undefined) role.canLogin = o.canlogin;
+    if (o.isreplication !== undefined) role.replication = o.isreplication;
+    if (o.bypassrls !== undefined) role.bypassrls = o.bypassrls;
+    if (o.connlimit) role.connectionLimit = o.connlimit.value;
+    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+  }
+
+  /** ALTER GROUP g ADD|DROP USER a, b */
+  private alterGroup(): void {
+    const spec = this.roleSpec();
+    const verb = this.next();
+    const add = RolesParser.isKw(verb, 'add');
+    if (!add && !RolesParser.isKw(verb, 'drop')) {
+      throw RolesParser.isKw(verb, 'rename') ? this.unsupported(verb) : this.syntaxError(verb);
+    }
+    this.expectKw('user');
+    const members = this.roleList();
+    const group = this.resolve(spec);
+    const resolved = members.map((s) => this.resolve(s));
+    if (add) return this.addRoleMems(group, resolved, members);
+    for (const m of resolved) {
+      const i = m.memberOf.indexOf(group.name);
+      if (i === -1) this.notice(verb.line, `role "${m.name}" is not a member of role "${group.name}"`, 'WARNING');
+      else m.memberOf.splice(i, 1);
+    }
+  }
+
+  /** GrantRoleStmt: grantees are resolved before the granted roles, as GrantRole() does. */
+  private grant(): void {
+    const granted: Token[] = [];
+    for (;;) {
+      const t = this.next();
+      if (t.kind !== 'ident' || (!t.quoted && RESERVED_KEYWORDS.has(t.value))) throw this.syntaxError(t);
+      granted.push(t);
+      if (!RolesParser.isOp(this.peek(), ',')) break;
+      this.next();
+    }
+    this.expectKw('to');
+    const grantees = this.roleList();
+    if (RolesParser.isKw(this.peek(), 'with')) {
+      this.next();
+      this.expectKw('admin');
+      this.expectKw('option');
+    }
+    let grantedBy: RoleSpec | undefined;
+    if (RolesParser.isKw(this.peek(), 'granted')) {
+      this.next();
+      this.expectKw('by');
+      grantedBy = this.roleSpec();
+    }
+    if (grantedBy) this.resolve(grantedBy);
+    const members = grantees.map((s) => this.resolve(s));
+    for (const g of granted) {
+      const role = this.catalog.get(g.value);
+      if (!role) throw this.error(`role "${g.value}" does not exist`, g.line, '42704');
+      this.addRoleMems(role, members, grantees);
+    }
+  }
+
+  /** AddRoleMems(): refuse loops, skip (with a NOTICE) existing memberships. */
+  private addRoleMems(granted: Role, members: Role[], specs?: RoleSpec[]): void {
+    members.forEach((member, i) => {
+      const line = specs?.[i]?.token.line ?? this.peek().line;
+      if (this.catalog.isMember(granted.name, member.name)) {
+        throw this.error(`role "${granted.name}" is a member of role "${member.name}"`, line, '0LP01');
+      }
+      if (member.memberOf.includes(granted.name)) {
+        this.notice(line, `role "${member.name}" is already a member of role "${granted.name}"`);
+        return;
+      }
+      member.memberOf.push(granted.name);
+    });
+  }
+
+  /** SET [SESSION|LOCAL] password_encryption { TO | = } value | DEFAULT */
+  private set(): void {
+    let t = this.next();
+    if (RolesParser.isKw(t, 'session') || RolesParser.isKw(t, 'local')) t = this.next();
+    if (t.kind !== 'ident') throw this.syntaxError(t);
+    if (t.value !== 'password_encryption') {
+      throw this.error(`SET ${t.value} is not supported in a roles file`, t.line, '0A000',
+        'Only password_encryption affects how roles are stored.');
+    }
+    const eq = this.next();
+    if (!RolesParser.isKw(eq, 'to') && !RolesParser.isOp(eq, '=')) throw this.syntaxError(eq);
+    const v = this.next();
+    if (RolesParser.isKw(v, 'default')) {
+      this.passwordEncryption = 'scram-sha-256';
+      return;
+    }
+    if (v.kind !== 'string' && v.kind !== 'ident') throw this.syntaxError(v);
+    const value = v.value;
+    // Enum GUCs match case-insensitively.
+    const lowered = value.toLowerCase();
+    if (lowered !== 'md5' && lowered !== 'scram-sha-256') {
+      throw this.error(`invalid value for parameter "password_encryption": "${value}"`, v.line, '22023',
+        'Available values: md5, scram-sha-256.');
+    }
+    this.passwordEncryption = lowered;
+  }
+}
+
+/** Run a roles file and return the resulting catalog; throws RolesFileError (a ConfigFileError). */
+export function parseRolesFile(text: string, opts: ParseRolesOptions = {}): RoleCatalog {
+  return new RolesParser(text, opts.path ?? 'roles.sql', opts).parse();
+}

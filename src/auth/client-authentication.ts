@@ -59,14 +59,14 @@ export async function clientAuthentication(be: Backend): Promise<void> {
       throw new PgError({
         severity: 'FATAL', sqlstate: 'F0000',
         message: 'client certificates can only be checked if a root certificate store is available',
-        file: 'auth.c', line: 413, routine: 'ClientAuthentication',
+        file: 'auth.c', line: 417, routine: 'ClientAuthentication',
       });
     }
     if (!port.peer_cert_valid) {
       throw new PgError({
         severity: 'FATAL', sqlstate: '28000',
         message: 'connection requires a valid client certificate',
-        file: 'auth.c', line: 422, routine: 'ClientAuthentication',
+        file: 'auth.c', line: 428, routine: 'ClientAuthentication',
       });
     }
   }

@@ -228,29 +228,31 @@ export class Backend {
     const tlsConf = this.settings.tls;
     if (!tlsConf) throw new Error('openTls without TLS material');
     const leftover = this.reader.detach();
-    const socket = new tls.TLSSocket(this.raw as never, {
-      isServer: true,
-      secureContext: this.ctx.secureContext(),
+    // A bare TLSSocket never finds out whether the client certificate verified
+    // (node only sets `authorized` for sockets a tls.Server accepted), so hand
+    // the socket to a one-connection tls.Server that never listens.
+    const acceptor = tls.createServer({
+      cert: tlsConf.cert, key: tlsConf.key, ...(tlsConf.ca ? { ca: tlsConf.ca } : {}),
+      minVersion: tlsConf.minVersion, ...(tlsConf.maxVersion ? { maxVersion: tlsConf.maxVersion } : {}),
+      // PostgreSQL asks for a client certificate only when ssl_ca_file is set.
       requestCert: tlsConf.ca !== null,
       rejectUnauthorized: false,
+      // No handshake deadline of its own: authentication_timeout covers the handshake.
+      handshakeTimeout: 0,
     });
-    socket.on('error', () => {});
-    this.tlsSocket = socket;
-    const outcome = await this.interruptible(new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
-      const done = (r: { ok: true } | { ok: false; reason: string }) => {
-        socket.off('secure', onSecure); socket.off('error', onError); socket.off('close', onClose);
-        resolve(r);
-      };
-      const onSecure = () => done({ ok: true });
-      const onError = (e: Error & { reason?: string; code?: string }) => done({ ok: false, reason: opensslReason(e) });
-      const onClose = () => done({ ok: false, reason: 'EOF detected' });
-      socket.once('secure', onSecure);
-      socket.once('error', onError);
-      socket.once('close', onClose);
-    }));
+    type Outcome = { ok: true; socket: tls.TLSSocket } | { ok: false; reason: string };
+    const handshake = new Promise<Outcome>((resolve) => {
+      acceptor.once('secureConnection', (s: tls.TLSSocket) => resolve({ ok: true, socket: s }));
+      acceptor.once('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }) => resolve({ ok: false, reason: opensslReason(e) }));
+    });
+    acceptor.emit('connection', this.raw);
+    const outcome = await this.interruptible(handshake);
     if (!outcome.ok) {
       throw this.tlsFailure(outcome.reason);
     }
+    const socket = outcome.socket;
+    socket.on('error', () => {});
+    this.tlsSocket = socket;
     // A certificate that was presented but does not verify fails the handshake in PostgreSQL (SSL_VERIFY_PEER).
     const peer = socket.getPeerX509Certificate?.();
     if (peer && !socket.authorized) {
@@ -304,8 +306,9 @@ export class Backend {
         .exhaustive();
       return;
     }
+    // Outside the command loop there is no error recovery, so errstart() promotes ERROR to FATAL.
     const fields: PgErrorFields = err instanceof PgError
-      ? err.fields
+      ? { ...err.fields, severity: err.severity === 'ERROR' ? 'FATAL' : err.severity }
       : { severity: 'FATAL', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) };
     this.sendFatal(fields);
     this.closeReason = 'fatal';
@@ -354,11 +357,21 @@ export class Backend {
   }
 }
 
-function opensslReason(e: Error & { reason?: string; code?: string }): string {
+/** The text after `could not accept SSL connection: `: OpenSSL's reason, `EOF detected`, or strerror(errno). */
+function opensslReason(e: Error & { reason?: string; code?: string; syscall?: string }): string {
   if (e.reason) return e.reason;
-  if (e.code === 'ECONNRESET' || /socket hang up|EOF/i.test(e.message)) return 'EOF detected';
-  return e.message;
+  // node reports a peer that closed mid-handshake as a "socket hang up" with code ECONNRESET but no syscall.
+  if (/socket hang up|EOF/i.test(e.message) || (e.code === 'ECONNRESET' && !e.syscall)) return 'EOF detected';
+  const strerror = e.code ? SYSCALL_ERRORS[e.code] : undefined;
+  return strerror ?? e.message;
 }
+
+/** glibc's strerror() for the errors a recv()/send() during the handshake can give. */
+const SYSCALL_ERRORS: Record<string, string> = {
+  ECONNRESET: 'Connection reset by peer',
+  EPIPE: 'Broken pipe',
+  ETIMEDOUT: 'Connection timed out',
+};
 
 /** X509_NAME_print_ex with XN_FLAG_RFC2253: most specific RDN first, comma separated. */
 function rfc2253(subject: string): string {

@@ -192,10 +192,11 @@ export class PgServer implements ServerContext, ExtensionHost {
 
   /** Stop listening, end every connection, wait for the backends to finish. */
   async close(): Promise<void> {
-    await Promise.all(this.tcpServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // net.Server.close() waits for open connections, so end the backends while the listeners close.
+    const listeners = this.tcpServers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.tcpServers = [];
     for (const b of this.live) b.terminate();
-    await Promise.allSettled([...this.running]);
+    await Promise.all([...listeners, Promise.allSettled([...this.running])]);
     this.emit({ type: 'server-stopped' });
   }
 

@@ -44,7 +44,7 @@ export async function clientAuthentication(be: Backend): Promise<void> {
     throw new PgError({
       severity: 'FATAL', sqlstate: '28000',
       message: `no pg_hba.conf entry for host "${port.remote_host}", user "${port.user_name}", database "${port.database_name}", ${encryptionName(be)}`,
-      file: 'auth.c', line: 540, routine: 'ClientAuthentication',
+      file: 'auth.c', line: 544, routine: 'ClientAuthentication',
     });
   }
   const hba = line as HbaLine;
@@ -76,7 +76,7 @@ export async function clientAuthentication(be: Backend): Promise<void> {
       throw new PgError({
         severity: 'FATAL', sqlstate: '28000',
         message: `pg_hba.conf rejects connection for host "${port.remote_host}", user "${port.user_name}", database "${port.database_name}", ${encryptionName(be)}`,
-        file: 'auth.c', line: 478, routine: 'ClientAuthentication',
+        file: 'auth.c', line: 476, routine: 'ClientAuthentication',
       });
     })
     .with('trust', 'cert', async (): Promise<AuthResult> => ({ status: STATUS_OK }))

@@ -241,10 +241,15 @@ export class Backend {
       handshakeTimeout: 0,
     });
     type Outcome = { ok: true; socket: tls.TLSSocket } | { ok: false; reason: string };
+    // A stream that is not a net.Socket (the in-memory transport) reports a hang-up only as 'end'/'close'.
+    let hangUp = (): void => {};
     const handshake = new Promise<Outcome>((resolve) => {
       acceptor.once('secureConnection', (s: tls.TLSSocket) => resolve({ ok: true, socket: s }));
       acceptor.once('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }) => resolve({ ok: false, reason: opensslReason(e) }));
-    });
+      hangUp = () => resolve({ ok: false, reason: 'EOF detected' });
+      this.raw.once('end', hangUp);
+      this.raw.once('close', hangUp);
+    }).finally(() => { this.raw.off('end', hangUp); this.raw.off('close', hangUp); });
     acceptor.emit('connection', this.raw);
     const outcome = await this.interruptible(handshake);
     if (!outcome.ok) {
@@ -340,15 +345,16 @@ export class Backend {
     this.phase = { name: 'exited' };
     this.holdsProc = false;
     this.reader.close();
+    // Let the last message (and TLS close_notify) drain before the socket goes; a peer
+    // that never lets it drain gets dropped anyway after a moment.
     const s = this.stream;
-    if (s !== this.raw) {
-      s.end();
-      // Give close_notify a chance to go out, then drop the TCP connection.
-      setImmediate(() => { s.destroy(); this.raw.destroy(); });
-    } else {
-      this.raw.end();
-      setImmediate(() => this.raw.destroy());
-    }
+    const raw = this.raw;
+    const drop = () => { clearTimeout(fallback); s.destroy(); raw.destroy(); };
+    const fallback = setTimeout(drop, 1000);
+    fallback.unref();
+    if (s.destroyed || s.writableEnded) setImmediate(drop);
+    else s.end(() => setImmediate(drop));
+    s.once('close', () => setImmediate(drop));
     if (this.session) {
       this.emit({ type: 'session-ended', user: this.port.user_name, database: this.port.database_name, sessionMs: this.ctx.clock.now() - this.sessionStart });
     }

@@ -13,14 +13,14 @@ export async function initPostgres(be: Backend): Promise<void> {
   const user = port.user_name;
   const role = be.ctx.roles.get(user);
   if (!role) {
-    throw new PgError({ severity: 'FATAL', sqlstate: '28000', message: `role "${user}" does not exist`, file: 'miscinit.c', line: 694, routine: 'InitializeSessionUserId' });
+    throw new PgError({ severity: 'FATAL', sqlstate: '28000', message: `role "${user}" does not exist`, file: 'miscinit.c', line: 768, routine: 'InitializeSessionUserId' });
   }
   if (!role.canLogin) {
     throw new PgError({ severity: 'FATAL', sqlstate: '28000', message: `role "${user}" is not permitted to log in`, file: 'miscinit.c', line: 821, routine: 'InitializeSessionUserId' });
   }
   const sessions = be.ctx.backends().filter((b) => b.phase.name === 'session');
   if (role.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.user_name === user).length > role.connectionLimit) {
-    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for role "${user}"`, file: 'miscinit.c', line: 843, routine: 'InitializeSessionUserId' });
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for role "${user}"`, file: 'miscinit.c', line: 842, routine: 'InitializeSessionUserId' });
   }
   const reserved = be.settings.superuserReservedConnections;
   const free = be.settings.maxConnections - be.ctx.procCount();
@@ -32,12 +32,12 @@ export async function initPostgres(be: Backend): Promise<void> {
     throw new PgError({ severity: 'FATAL', sqlstate: '3D000', message: `database "${port.database_name}" does not exist`, file: 'postinit.c', line: 948, routine: 'InitPostgres' });
   }
   if (!db.allowConnections) {
-    throw new PgError({ severity: 'FATAL', sqlstate: '55000', message: `database "${db.name}" is not currently accepting connections`, file: 'postinit.c', line: 330, routine: 'CheckMyDatabase' });
+    throw new PgError({ severity: 'FATAL', sqlstate: '55000', message: `database "${db.name}" is not currently accepting connections`, file: 'postinit.c', line: 350, routine: 'CheckMyDatabase' });
   }
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
-    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 361, routine: 'CheckMyDatabase' });
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = applyStartupGucs(port.guc_options);
+  const session = applyStartupGucs(port.guc_options, port.cmdline_options);
   be.session = session;
   for (const [name, value] of reportedParameters(be, session, role.superuser)) {
     be.send({ type: 'ParameterStatus', name, value });

@@ -1,6 +1,8 @@
 /** Session GUCs from the startup packet and the ParameterStatus set PostgreSQL 15 reports. */
 import { PgError } from '../errors.js';
 import type { Backend } from '../server/backend.js';
+import { cleanAscii } from '../startup/process-startup-packet.js';
+import { splitOptions, startupOptionSettings } from './startup-options.js';
 
 export interface SessionGucs {
   application_name: string;
@@ -31,18 +33,22 @@ const ENCODINGS: Record<string, string> = {
   iso88591: 'LATIN1', latin9: 'LATIN9', win1252: 'WIN1252', euc_jp: 'EUC_JP', sjis: 'SJIS', gbk: 'GBK', big5: 'BIG5',
 };
 
-export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>): SessionGucs {
+/** process_startup_options(): the `options` switches first, then the packet's other parameters. */
+export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null): SessionGucs {
   const s: SessionGucs = { application_name: '', client_encoding: 'UTF8', DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', TimeZone: null, other: new Map() };
-  for (const [rawName, value] of options) {
+  const fromSwitches = cmdlineOptions === null ? [] : startupOptionSettings(splitOptions(cmdlineOptions));
+  for (const [rawName, value] of [...fromSwitches, ...options]) {
     const name = rawName.toLowerCase();
     if (!KNOWN_SESSION_GUCS.has(name) && !name.includes('.')) {
-      throw new PgError({ severity: 'FATAL', sqlstate: '42704', message: `unrecognized configuration parameter "${rawName}"`, file: 'guc.c', line: 7448, routine: 'set_config_option_ext' });
+      // Raised by the lookup itself (find_option), as observed on 15.20.
+      throw new PgError({ severity: 'FATAL', sqlstate: '42704', message: `unrecognized configuration parameter "${rawName}"`, file: 'guc.c', line: 5766, routine: 'find_option' });
     }
     switch (name) {
-      case 'application_name': s.application_name = value; break;
+      // check_application_name keeps printable ASCII only, so ParameterStatus reports the cleaned value too.
+      case 'application_name': s.application_name = cleanAscii(Buffer.from(value, 'utf8')); break;
       case 'client_encoding': {
         const enc = ENCODINGS[value.toLowerCase().replace(/\s/g, '')];
-        if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 11827, routine: 'call_string_check_hook' });
+        if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 12085, routine: 'call_string_check_hook' });
         s.client_encoding = enc;
         break;
       }

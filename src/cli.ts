@@ -39,6 +39,8 @@ Options:
   -p, --port N       override postgresql.conf's port (0 picks a free port)
   -h, --host ADDR    override listen_addresses (loopback addresses only)
       --seed S       make backend PIDs, nonces, salts and cancel keys repeatable
+      --pg-version N behave like PostgreSQL N (15, 16, 17 or 18); overrides server_version
+  -c NAME=VALUE      set a parameter after postgresql.conf, like postgres -c (repeatable)
       --help         show this help
       --version      show the version
 
@@ -56,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string', short: 'p' },
       host: { type: 'string', short: 'h' },
       seed: { type: 'string' },
+      'pg-version': { type: 'string' },
+      set: { type: 'string', short: 'c', multiple: true },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     },
@@ -70,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   return serve(values);
 }
 
-async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string }): Promise<number> {
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[] }): Promise<number> {
   const dir = values.pgdata ?? process.env.PGDATA;
   if (!dir) {
     process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
@@ -81,7 +85,14 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   const stderr = (t: string) => process.stderr.write(t);
   let started;
   try {
-    started = await startFromDataDirectory(dir, { clock, random });
+    const overrides: Record<string, string> = {};
+    for (const kv of values.set ?? []) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) { process.stderr.write(`pg-authsim: -c needs name=value, got "${kv}"\n`); return 2; }
+      overrides[kv.slice(0, eq).trim()] = kv.slice(eq + 1);
+    }
+    if (values['pg-version'] !== undefined) overrides.server_version = values['pg-version'];
+    started = await startFromDataDirectory(dir, { clock, random, overrides });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });

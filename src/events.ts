@@ -12,6 +12,8 @@ export type EventBody =
   | { type: 'connection-received'; remoteHost: string; remotePort: number | null }
   | { type: 'ssl-request'; answer: 'S' | 'N' }
   | { type: 'gssenc-request'; answer: 'G' | 'N' }
+  /** 17+: TLS started without an SSLRequest (first byte 0x16, ALPN "postgresql"). */
+  | { type: 'direct-ssl' }
   | { type: 'tls-established'; protocol: string; cipher: string; bits: number; peerCertificate: { subject: string; cn: string | null; verified: boolean } | null }
   | { type: 'cancel-request'; targetPid: number; result: 'signalled' | 'wrong-key' | 'no-such-process' }
   | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string> }
@@ -20,7 +22,8 @@ export type EventBody =
   | { type: 'hba-no-match' }
   | { type: 'auth-request'; request: string }
   | { type: 'auth-response'; message: string }
-  | { type: 'authenticated'; identity: string; method: string; hbaFile: string; lineNumber: number }
+  /** `connection authenticated`: an identity from set_authn_id(), or (17+, `form: 'user'`) the user of a method that set none. */
+  | { type: 'authenticated'; identity: string; method: string; hbaFile: string; lineNumber: number; form?: 'identity' | 'user' }
   | { type: 'hook-invoked'; hook: string; status: StatusName; sslInUse: boolean }
   | { type: 'hook-returned'; hook: string }
   | { type: 'auth-outcome'; status: StatusName; method: string }

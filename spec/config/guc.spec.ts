@@ -185,8 +185,12 @@ describe('config/guc: GucRegistry', () => {
       expect(rows.get('log_connections')).to.include({ context: 'superuser-backend', vartype: 'bool' });
       expect(rows.get('password_encryption')?.enumvals).to.deep.equal(['md5', 'scram-sha-256']);
     });
-    it('has no server_version (an internal, unsettable value, left to the server module)', () => {
-      expect(BUILTIN_GUCS.map((d) => d.name)).to.not.include('server_version');
+    it('server_version is the simulator\'s version knob: 15 by default, 15–18 accepted, anything else refused', () => {
+      const r = createGucRegistry();
+      expect(r.getString('server_version')).to.equal('15');
+      expect(r.set('server_version', '17.10', 'file', { context: 'postmaster' })).to.equal('applied');
+      expect(r.getString('server_version')).to.equal('17.10');
+      expect(() => r.set('server_version', '14', 'file', { context: 'postmaster' })).to.throw('invalid value for parameter "server_version": "14"');
     });
     it('reads typed values', () => {
       const r = createGucRegistry();

@@ -95,6 +95,11 @@ export async function clientAuthentication(be: Backend): Promise<void> {
     result = checkCertAuth(be, hba, result);
   }
 
+  // 17 logs trust (and any method that never set an identity) here, since set_authn_id() did not.
+  if (be.settings.serverMajor >= 17 && result.status === STATUS_OK && be.port.authn_id === null) {
+    be.emit({ type: 'authenticated', identity: port.user_name, method: hba.method, hbaFile: hbaSourceFile(be, hba), lineNumber: hba.lineNumber, form: 'user' });
+  }
+
   await callHook(be, result.status);
 
   if (result.status === STATUS_OK) {
@@ -146,7 +151,9 @@ function authFailed(be: Backend, hba: HbaLine, result: AuthResult): never {
     .with('cert', () => [`certificate authentication failed for user "${user}"`, '28000'])
     .with('radius', () => [`RADIUS authentication failed for user "${user}"`, '28000'])
     .otherwise(() => [`authentication failed for user "${user}": invalid authentication method`, '28000']);
-  const matched = `Connection matched pg_hba.conf line ${hba.lineNumber}: "${hba.rawLine}"`;
+  const matched = be.settings.serverMajor >= 16
+    ? `Connection matched file "${hbaSourceFile(be, hba)}" line ${hba.lineNumber}: "${hba.rawLine}"`
+    : `Connection matched pg_hba.conf line ${hba.lineNumber}: "${hba.rawLine}"`;
   throw new PgError({
     severity: 'FATAL', sqlstate, message,
     detailLog: result.logdetail ? `${result.logdetail}\n${matched}` : matched,
@@ -154,3 +161,8 @@ function authFailed(be: Backend, hba: HbaLine, result: AuthResult): never {
   });
 }
 
+
+/** The file a line came from: pg_hba.conf itself, or (16+) a file it included. */
+function hbaSourceFile(be: Backend, hba: HbaLine): string {
+  return (hba as HbaLine & { sourceFile?: string }).sourceFile ?? be.settings.hbaPath;
+}

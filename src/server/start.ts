@@ -17,6 +17,8 @@ export interface StartOptions {
   random: Random;
   /** Modules to load after shared_preload_libraries, as if appended to it (tests pass their hook here). */
   extraExtensions?: ReadonlyArray<ExtensionModule>;
+  /** Settings applied after postgresql.conf, like `postgres -c name=value`. */
+  overrides?: Record<string, string>;
   /** Subscribed before anything is logged, so startup warnings from extensions are seen too. */
   onEvent?: Parameters<PgServer['on']>[0];
 }
@@ -31,7 +33,7 @@ export interface Started {
 }
 
 export async function startFromDataDirectory(dir: string, opts: StartOptions): Promise<Started> {
-  const loaded = loadDataDirectory(dir, opts.random);
+  const loaded = loadDataDirectory(dir, opts.random, opts.overrides ?? {});
   const server = new PgServer({
     hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, gucs: loaded.gucs, random: opts.random, clock: opts.clock,
   });

@@ -25,7 +25,11 @@ export async function initPostgres(be: Backend): Promise<void> {
   const reserved = be.settings.superuserReservedConnections;
   const free = be.settings.maxConnections - be.ctx.procCount();
   if (!role.superuser && reserved > 0 && free < reserved) {
-    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: 'remaining connection slots are reserved for non-replication superuser connections', file: 'postinit.c', line: 886, routine: 'InitPostgres' });
+    // 16 reworded this when it added reserved_connections.
+    const message = be.settings.serverMajor >= 16
+      ? 'remaining connection slots are reserved for roles with the SUPERUSER attribute'
+      : 'remaining connection slots are reserved for non-replication superuser connections';
+    throw new PgError({ severity: 'FATAL', sqlstate: '53300', message, file: 'postinit.c', line: 886, routine: 'InitPostgres' });
   }
   const db = be.settings.databases.find((d) => d.name === port.database_name);
   if (!db) {
@@ -37,12 +41,13 @@ export async function initPostgres(be: Backend): Promise<void> {
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = applyStartupGucs(port.guc_options, port.cmdline_options);
+  const session = applyStartupGucs(port.guc_options, port.cmdline_options, be.settings.serverMajor);
   be.session = session;
   for (const [name, value] of reportedParameters(be, session, role.superuser)) {
     be.send({ type: 'ParameterStatus', name, value });
   }
-  be.send({ type: 'BackendKeyData', pid: be.pid, key: be.cancelKey } as never);
+  if (be.settings.serverMajor >= 18 && be.frontendProtocol.minor >= 2) be.cancelKey = be.ctx.random.bytes(32);
+  be.send({ type: 'BackendKeyData', pid: be.pid, key: be.cancelKey });
   be.send({ type: 'ReadyForQuery', status: 'I' });
   be.flush();
   be.emit({ type: 'session-started', user, database: port.database_name });

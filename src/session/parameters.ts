@@ -1,6 +1,7 @@
 /** Session GUCs from the startup packet and the ParameterStatus set PostgreSQL 15 reports. */
 import { PgError } from '../errors.js';
 import type { Backend } from '../server/backend.js';
+import type { PgMajor } from '../server/settings.js';
 import { cleanAscii } from '../startup/process-startup-packet.js';
 import { splitOptions, startupOptionSettings } from './startup-options.js';
 
@@ -34,7 +35,7 @@ const ENCODINGS: Record<string, string> = {
 };
 
 /** process_startup_options(): the `options` switches first, then the packet's other parameters. */
-export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null): SessionGucs {
+export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null, major: PgMajor = 15): SessionGucs {
   const s: SessionGucs = { application_name: '', client_encoding: 'UTF8', DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', TimeZone: null, other: new Map() };
   const fromSwitches = cmdlineOptions === null ? [] : startupOptionSettings(splitOptions(cmdlineOptions));
   for (const [rawName, value] of [...fromSwitches, ...options]) {
@@ -45,7 +46,7 @@ export function applyStartupGucs(options: ReadonlyArray<readonly [string, string
     }
     switch (name) {
       // check_application_name keeps printable ASCII only, so ParameterStatus reports the cleaned value too.
-      case 'application_name': s.application_name = cleanAscii(Buffer.from(value, 'utf8')); break;
+      case 'application_name': s.application_name = cleanAscii(Buffer.from(value, 'utf8'), major); break;
       case 'client_encoding': {
         const enc = ENCODINGS[value.toLowerCase().replace(/\s/g, '')];
         if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 12085, routine: 'call_string_check_hook' });
@@ -71,21 +72,40 @@ function normalizeDateStyle(v: string): string {
   return `${styleName}, ${orderName}`;
 }
 
-/** The GUC_REPORT variables, in the order PostgreSQL 15 sends them. */
+/**
+ * The GUC_REPORT variables in the order each major sends them (observed on
+ * 15.20, 16.14, 17.10 and 18.4). 16 walks its GUC hash table, hence the
+ * shuffle; it also reports scram_iterations, and 18 adds search_path.
+ */
+const REPORT_ORDER: Record<PgMajor, readonly string[]> = {
+  15: ['application_name', 'client_encoding', 'DateStyle', 'default_transaction_read_only', 'in_hot_standby', 'integer_datetimes',
+    'IntervalStyle', 'is_superuser', 'server_encoding', 'server_version', 'session_authorization', 'standard_conforming_strings', 'TimeZone'],
+  16: ['in_hot_standby', 'integer_datetimes', 'TimeZone', 'IntervalStyle', 'is_superuser', 'application_name', 'default_transaction_read_only',
+    'scram_iterations', 'DateStyle', 'standard_conforming_strings', 'session_authorization', 'client_encoding', 'server_version', 'server_encoding'],
+  17: ['in_hot_standby', 'integer_datetimes', 'TimeZone', 'IntervalStyle', 'is_superuser', 'application_name', 'default_transaction_read_only',
+    'scram_iterations', 'DateStyle', 'standard_conforming_strings', 'session_authorization', 'client_encoding', 'server_version', 'server_encoding'],
+  18: ['in_hot_standby', 'integer_datetimes', 'TimeZone', 'IntervalStyle', 'search_path', 'is_superuser', 'application_name',
+    'default_transaction_read_only', 'scram_iterations', 'DateStyle', 'standard_conforming_strings', 'session_authorization', 'client_encoding',
+    'server_version', 'server_encoding'],
+};
+
 export function reportedParameters(be: Backend, s: SessionGucs, superuser: boolean): Array<[string, string]> {
-  return [
-    ['application_name', s.application_name],
-    ['client_encoding', s.client_encoding],
-    ['DateStyle', s.DateStyle],
-    ['default_transaction_read_only', 'off'],
-    ['in_hot_standby', 'off'],
-    ['integer_datetimes', 'on'],
-    ['IntervalStyle', s.IntervalStyle],
-    ['is_superuser', superuser ? 'on' : 'off'],
-    ['server_encoding', 'UTF8'],
-    ['server_version', be.settings.serverVersion],
-    ['session_authorization', be.port.user_name],
-    ['standard_conforming_strings', 'on'],
-    ['TimeZone', s.TimeZone ?? be.settings.timezone],
-  ];
+  const values: Record<string, string> = {
+    application_name: s.application_name,
+    client_encoding: s.client_encoding,
+    DateStyle: s.DateStyle,
+    default_transaction_read_only: 'off',
+    in_hot_standby: 'off',
+    integer_datetimes: 'on',
+    IntervalStyle: s.IntervalStyle,
+    is_superuser: superuser ? 'on' : 'off',
+    scram_iterations: String(be.settings.scramIterations),
+    search_path: s.other.get('search_path') ?? '"$user", public',
+    server_encoding: 'UTF8',
+    server_version: be.settings.serverVersion,
+    session_authorization: be.port.user_name,
+    standard_conforming_strings: 'on',
+    TimeZone: s.TimeZone ?? be.settings.timezone,
+  };
+  return REPORT_ORDER[be.settings.serverMajor].map((name) => [name, values[name]!]);
 }

@@ -6,6 +6,7 @@
 import { match, P } from 'ts-pattern';
 import { PgError } from '../errors.js';
 import type { Backend } from '../server/backend.js';
+import type { PgMajor } from '../server/settings.js';
 import { ProcExit } from '../server/exits.js';
 import {
   CANCEL_REQUEST_CODE, NEGOTIATE_SSL_CODE, NEGOTIATE_GSS_CODE, parseStartupPacket,
@@ -15,7 +16,11 @@ import { processCancelRequest } from './cancel.js';
 
 const NAMEDATALEN = 64;
 const PROTOCOL_EARLIEST = { major: 3, minor: 0 };
-const PROTOCOL_LATEST = { major: 3, minor: 0 };
+
+/** 18 speaks protocol 3.2 (longer cancel keys); 15–17 only 3.0. */
+export function latestProtocol(major: PgMajor): { major: number; minor: number } {
+  return { major: 3, minor: major >= 18 ? 2 : 0 };
+}
 
 /**
  * Which encryption requests have been dealt with. PostgreSQL keeps two
@@ -26,7 +31,7 @@ export type Negotiation =
   | { state: 'ssl-refused' }
   | { state: 'gss-refused' }
   | { state: 'both-refused' }
-  | { state: 'encrypted'; via: 'ssl' | 'gss' };
+  | { state: 'encrypted'; via: 'ssl' | 'gss' | 'direct-ssl' };
 
 type Request = 'ssl' | 'gss' | 'cancel' | 'startup';
 
@@ -53,6 +58,7 @@ function afterRefusal(n: Negotiation, req: 'ssl' | 'gss'): Negotiation {
 
 export async function processStartupPacket(be: Backend): Promise<void> {
   let negotiation: Negotiation = { state: 'plain' };
+  if (be.settings.serverMajor >= 17) negotiation = await maybeDirectSsl(be);
   for (;;) {
     const read = await be.interruptible(be.reader.readStartupPacket());
     const body = match(read)
@@ -75,6 +81,14 @@ export async function processStartupPacket(be: Backend): Promise<void> {
       throw new ProcExit('eof');
     }
 
+    // Inside a direct SSL connection (17+) an SSLRequest is simply refused.
+    if (request === 'ssl' && negotiation.state === 'encrypted' && negotiation.via === 'direct-ssl') {
+      be.send({ type: 'EncryptionResponse', answer: 'N' });
+      be.flush();
+      be.emit({ type: 'ssl-request', answer: 'N' });
+      continue;
+    }
+
     if ((request === 'ssl' || request === 'gss') && mayNegotiate(negotiation, request)) {
       negotiation = await answerEncryptionRequest(be, request, negotiation);
       continue;
@@ -83,6 +97,19 @@ export async function processStartupPacket(be: Backend): Promise<void> {
     await processStartupMessage(be, body, code);
     return;
   }
+}
+
+/**
+ * 17+: a connection whose first byte is a TLS handshake record (0x16) starts
+ * TLS at once, without an SSLRequest. Without SSL it is dropped silently.
+ */
+async function maybeDirectSsl(be: Backend): Promise<Negotiation> {
+  const first = await be.interruptible(be.reader.peekByte());
+  if (first !== 0x16) return { state: 'plain' };
+  if (!be.settings.ssl || !be.settings.tls) throw new ProcExit('eof');
+  await be.openTls({ direct: true });
+  be.emit({ type: 'direct-ssl' });
+  return { state: 'encrypted', via: 'direct-ssl' };
 }
 
 async function answerEncryptionRequest(be: Backend, request: 'ssl' | 'gss', n: Negotiation): Promise<Negotiation> {
@@ -128,6 +155,7 @@ async function processStartupMessage(be: Backend, body: Buffer, code: number): P
   const minor = code & 0xffff;
   // FrontendProtocol is set before the check so the error goes out in the client's format.
   be.frontendProtocol = { major, minor };
+  const PROTOCOL_LATEST = latestProtocol(be.settings.serverMajor);
   if (major < PROTOCOL_EARLIEST.major || major > PROTOCOL_LATEST.major) {
     throw new PgError({
       severity: 'FATAL',
@@ -158,13 +186,14 @@ async function processStartupMessage(be: Backend, body: Buffer, code: number): P
       } else if (name.startsWith('_pq_.')) unrecognized.push(name);
       else {
         gucs.push([name, value]);
-        if (name === 'application_name') port.application_name = cleanAscii(raw.value);
+        if (name === 'application_name') port.application_name = cleanAscii(raw.value, be.settings.serverMajor);
       }
     },
   });
   if (minor > PROTOCOL_LATEST.minor || unrecognized.length > 0) {
-    be.send({ type: 'NegotiateProtocolVersion', newestMinorVersion: PROTOCOL_LATEST.minor, unrecognizedOptions: unrecognized });
-    be.emit({ type: 'protocol-negotiated', newestMinor: PROTOCOL_LATEST.minor, unrecognizedOptions: unrecognized });
+    const newestMinor = Math.min(minor, PROTOCOL_LATEST.minor);
+    be.send({ type: 'NegotiateProtocolVersion', newestMinorVersion: newestMinor, unrecognizedOptions: unrecognized });
+    be.emit({ type: 'protocol-negotiated', newestMinor, unrecognizedOptions: unrecognized });
   }
   port.guc_options = gucs;
   if (port.user_name === '') {
@@ -205,9 +234,16 @@ export function parseBool(v: string): boolean | null {
   return null;
 }
 
-/** PostgreSQL 15's pg_clean_ascii: any byte outside printable ASCII becomes '?'. */
-export function cleanAscii(bytes: Buffer): string {
+/**
+ * pg_clean_ascii: bytes outside printable ASCII become '?' in 15 and `\xNN`
+ * escapes from 16 on.
+ */
+export function cleanAscii(bytes: Buffer, major: PgMajor = 15): string {
   let out = '';
+  if (major >= 16) {
+    for (const b of bytes) out += b < 32 || b > 126 ? `\\x${b.toString(16).padStart(2, '0')}` : String.fromCharCode(b);
+    return out;
+  }
   for (const b of bytes) out += b < 32 || b > 126 ? '?' : String.fromCharCode(b);
   return out;
 }

@@ -77,6 +77,10 @@ export class TestCluster {
 
   /** Also accept real clients on loopback; returns the port. */
   async listen(port = 0): Promise<number> {
+    // Virtual time jumps whenever in-memory I/O is quiet; a TCP client's think time would count as quiet.
+    if (this.clock instanceof VirtualClock) {
+      throw new Error("TestCluster.listen() needs real time: start the cluster with clock: 'real' to accept TCP clients");
+    }
     const [bound] = await this.server.listen(port, ['127.0.0.1']);
     return bound!.port;
   }

@@ -19,7 +19,7 @@ export function logRecordFor(e: ServerEvent, s: LogSettings): LogRecord | null {
       return { severity: 'LOG', message: e.remotePort === null ? `connection received: host=${e.remoteHost}` : `connection received: host=${e.remoteHost} port=${e.remotePort}` };
     case 'authenticated':
       if (!s.logConnections) return null;
-      return { severity: 'LOG', message: `connection authenticated: identity="${e.identity}" method=${e.method} (${e.hbaFile}:${e.lineNumber})` };
+      return { severity: 'LOG', message: `connection authenticated: ${e.form === 'user' ? 'user' : 'identity'}="${e.identity}" method=${e.method} (${e.hbaFile}:${e.lineNumber})` };
     case 'connection-authorized': {
       if (!s.logConnections) return null;
       let m = `connection authorized: user=${e.user} database=${e.database}`;

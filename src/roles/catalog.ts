@@ -21,6 +21,11 @@ export interface Role {
   connectionLimit: number;
   /** rolpassword: an md5 or SCRAM secret, or null. */
   secret: string | null;
+  /**
+   * The PASSWORD literal when the roles file gave it in clear text. PostgreSQL
+   * never keeps it; tooling such as `matrix` needs it to try "the right password".
+   */
+  plaintextPassword?: string;
   /** rolvaliduntil in ms since the epoch; ±Infinity for 'infinity'/'-infinity'; null when unset. */
   validUntil: number | null;
   /** Roles this role is a direct member of (pg_auth_members.roleid), in grant order. */

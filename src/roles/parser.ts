@@ -10,7 +10,12 @@
  * with PG's messages. The file runs as if by a superuser; any error stops it.
  */
 import { CryptoRandom, type Random } from '../random.js';
-import { encryptPassword, plainCryptVerify, type PasswordEncryption } from '../auth/secrets.js';
+import { encryptPassword, getPasswordType, plainCryptVerify, type PasswordEncryption } from '../auth/secrets.js';
+
+/** A PASSWORD literal that is already an md5 hash or SCRAM verifier is stored as is. */
+function isEncrypted(value: string): boolean {
+  return getPasswordType(value) !== 'plaintext';
+}
 import { FIRST_NORMAL_OBJECT_ID, RoleCatalog, type Role } from './catalog.js';
 import { RESERVED_KEYWORDS, RolesFileError, tokenize, type Token } from './lexer.js';
 import { parseTimestamptz } from './timestamp.js';
@@ -326,6 +331,7 @@ class RolesParser {
       bypassrls: o.bypassrls ?? false,
       connectionLimit: o.connlimit?.value ?? -1,
       secret,
+      ...(secret !== null && o.password?.value && !isEncrypted(o.password.value) ? { plaintextPassword: o.password.value } : {}),
       validUntil,
       memberOf: [],
     };
@@ -342,7 +348,11 @@ class RolesParser {
     this.checkConnlimit(o);
     const role = this.resolve(spec);
     if (o.validUntil) role.validUntil = this.validUntil(o.validUntil);
-    if (o.password) role.secret = this.secretFor(role.name, o.password);
+    if (o.password) {
+      role.secret = this.secretFor(role.name, o.password);
+      if (role.secret !== null && o.password.value && !isEncrypted(o.password.value)) role.plaintextPassword = o.password.value;
+      else delete role.plaintextPassword;
+    }
     if (o.superuser !== undefined) role.superuser = o.superuser;
     if (o.inherit !== undefined) role.inherit = o.inherit;
     if (o.createrole !== undefined) role.createrole = o.createrole;

@@ -6,6 +6,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StartupError, type StartupMessage } from './server/datadir.js';
 import { startFromDataDirectory } from './server/start.js';
+import { runMatrix, SSLMODES } from './matrix/matrix.js';
+import { MATRIX_CLIENTS } from './matrix/clients.js';
+import { renderTable, type TableFormat } from './views/table.js';
+import type { SslMode } from './clients/conninfo.js';
 import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
@@ -14,13 +18,22 @@ import type { PgErrorFields } from './errors.js';
 
 const PKG = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
 
+const CLIENT_NAMES = Object.keys(MATRIX_CLIENTS).join(', ');
+
 const HELP = `pg-authsim ${PKG.version} — simulate PostgreSQL 15's connection establishment
 
 Usage:
-  pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S]
+  pg-authsim matrix -D DIR [--client NAME] [--format table|markdown|json|csv] [--user U]... [--sslmode M]...
+  pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S] [--pg-version N] [-c NAME=VALUE]...
   pg-authsim --help | --version
 
 Commands:
+  matrix  For the data directory DIR and a client, try every user (each role that can log in, plus
+          one that does not exist) x sslmode (disable, allow, prefer, require, verify-ca,
+          verify-full) x password (right, wrong, none) in-process on virtual time, and print:
+          TCP connections, ClientAuthentication_hook calls (status/TLS per call), the time
+          auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES}.
+          "right" is the PASSWORD literal from the roles file.
   serve   Run a simulated PostgreSQL server that real clients (psql, node-postgres,
           psycopg, pgjdbc, ...) can connect to. DIR looks like a data directory:
             postgresql.conf  port, listen_addresses, ssl, ssl_cert_file, ssl_key_file,
@@ -44,7 +57,9 @@ Options:
       --help         show this help
       --version      show the version
 
-Example:
+Examples:
+  pg-authsim matrix -D examples/seed
+  pg-authsim matrix -D examples/seed --client psql --format markdown --user test
   pg-authsim serve -D examples/seed --port 5433
   PGPASSWORD=wrong psql "host=127.0.0.1 port=5433 user=test dbname=postgres"
 `;
@@ -61,12 +76,17 @@ async function main(argv: string[]): Promise<number> {
       'pg-version': { type: 'string' },
       set: { type: 'string', short: 'c', multiple: true },
       help: { type: 'boolean' },
+      client: { type: 'string' },
+      format: { type: 'string' },
+      user: { type: 'string', multiple: true },
+      sslmode: { type: 'string', multiple: true },
       version: { type: 'boolean' },
     },
   });
   if (values.version) { process.stdout.write(`pg-authsim ${PKG.version}\n`); return 0; }
   const command = positionals[0];
   if (values.help || !command) { process.stdout.write(HELP); return command || values.help ? 0 : 2; }
+  if (command === 'matrix') return matrix(values);
   if (command !== 'serve') {
     process.stderr.write(`pg-authsim: unknown command "${command}"\nTry "pg-authsim --help".\n`);
     return 2;
@@ -138,3 +158,48 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`pg-authsim: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1; },
 );
+
+async function matrix(values: { pgdata?: string; client?: string; format?: string; user?: string[]; sslmode?: string[]; seed?: string; 'pg-version'?: string }): Promise<number> {
+  const dir = values.pgdata ?? process.env.PGDATA;
+  if (!dir) {
+    process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
+    return 2;
+  }
+  const format = (values.format ?? 'table') as TableFormat;
+  if (!['table', 'markdown', 'json', 'csv'].includes(format)) {
+    process.stderr.write(`pg-authsim: unknown format "${values.format}" (table, markdown, json or csv)\n`);
+    return 2;
+  }
+  const client = MATRIX_CLIENTS[values.client ?? 'psql'];
+  if (!client) {
+    process.stderr.write(`pg-authsim: unknown client "${values.client}"; known clients: ${CLIENT_NAMES}\n`);
+    return 2;
+  }
+  const bad = (values.sslmode ?? []).filter((m) => !(SSLMODES as readonly string[]).includes(m));
+  if (bad.length) {
+    process.stderr.write(`pg-authsim: invalid sslmode value: "${bad[0]}"\n`);
+    return 2;
+  }
+  let result;
+  try {
+    result = await runMatrix({
+      dataDirectory: dir, client,
+      ...(values.user ? { users: values.user } : {}),
+      ...(values.sslmode ? { sslmodes: values.sslmode as SslMode[] } : {}),
+      ...(values.seed !== undefined ? { seed: Number(values.seed) || 1 } : {}),
+      ...(values['pg-version'] !== undefined ? { overrides: { server_version: values['pg-version'] } } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: Date.now(), now: Date.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
+    for (const m of err.messages) process.stderr.write(formatStartup(prefix, m));
+    process.stderr.write(formatLogRecord(prefix, err.fatal.fields));
+    return 1;
+  }
+  if (format === 'table') process.stdout.write(`${client.describe} against PostgreSQL ${result.serverVersion} (simulated), ${dir}\n\n`);
+  process.stdout.write(renderTable({
+    columns: ['user', 'sslmode', 'password', 'connections', 'hook calls', 'auth_delay ms', 'outcome', 'client error'],
+    rows: result.rows.map((r) => [r.user, r.sslmode, r.password, r.tcpConnections, r.hookCalls.join(' ') || '-', r.authDelayMs, r.outcome, r.message]),
+  }, format));
+  return 0;
+}

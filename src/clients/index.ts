@@ -1,0 +1,19 @@
+/** Client models: libpq (15/16) and psql's connection wrapper. */
+export {
+  parseConninfo, conninfoArrayParse, resolveConnOptions, libpqOptions, isConnectionString, knownKeywords,
+  DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR,
+  type LibpqVersion, type SslMode, type GssEncMode, type ChannelBindingMode, type TargetSessionAttrs, type SslCertMode,
+  type SslNegotiation, type LoadBalanceHosts, type ConninfoValues, type ConninfoParse, type ConnHost, type ConnOptions,
+  type RequireAuth, type ResolveContext, type ResolveResult,
+} from './conninfo.js';
+export { passwordFromFile, fsPassfileReader, type PassfileReader } from './pgpass.js';
+export {
+  connectLibpq, type LibpqEnv, type LibpqResult, type LibpqAttempt, type AttemptOutcome,
+} from './libpq/connect.js';
+export { LibpqConnection, type QueryResult, type ConnectionInfo } from './libpq/connection.js';
+export { inProcessTransport, tcpTransport, TransportError, strerror, type ClientTransport } from './libpq/transport.js';
+export { FlagNegotiation, negotiationFor, type EncryptionNegotiation, type FirstPacket } from './libpq/negotiation.js';
+export { fsFileAccess, type FileAccess } from './libpq/tls.js';
+export { formatServerMessage } from './libpq/messages.js';
+export { AuthExchange, md5PasswordResponse, AUTH_REQ } from './libpq/auth.js';
+export { runPsql, printResult, PSQL_EXIT_BADCONN, type PsqlInvocation, type PsqlEnv, type PsqlResult } from './psql.js';

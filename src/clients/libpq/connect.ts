@@ -1,0 +1,855 @@
+/**
+ * libpq's connection establishment (PQconnectdb → connectDBStart → PQconnectPoll, as
+ * in fe-connect.c of PostgreSQL 15 and 16), written as an explicit state machine:
+ *
+ *   advance ─▶ new-connection ─▶ needed ─▶ made ─┬─▶ ssl-startup ─▶ (TLS) ─▶ made
+ *      ▲                                        └─▶ awaiting-response ─▶ auth-ok ─▶ check-target ─▶ ok
+ *      └──── next address / next host ◀── connect failure, 57P03, timeout, target mismatch
+ *
+ * "advance" is the top of libpq's keep_going: move to the next address or host and
+ * reset the per-address encryption state. "new-connection" is need_new_connection: drop
+ * the socket and open another one to the same address (the prefer/allow retry).
+ *
+ * The error text accumulates exactly as conn->errorMessage does: every TCP connection
+ * adds `connection to server at "HOST", port PORT failed: ` and whatever went wrong on it.
+ */
+import * as os from 'node:os';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type * as tls from 'node:tls';
+import { match } from 'ts-pattern';
+import type { Clock } from '../../clock.js';
+import type { Random } from '../../random.js';
+import { tlsServerEndPointHash } from '../../auth/scram.js';
+import { PG_PROTOCOL_3_0, protocolVersionOf, type StartupParam } from '../../wire/messages.js';
+import { decodeBackend, WireDecodeError } from '../../wire/codec.js';
+import { libpqOptions, DEF_PGPORT_STR, type ConnHost, type ConnOptions } from '../conninfo.js';
+import type { PassfileReader } from '../pgpass.js';
+import { AuthExchange, AUTH_REQ } from './auth.js';
+import { LibpqConnection } from './connection.js';
+import { formatServerMessage, SERVER_CLOSED_UNEXPECTEDLY } from './messages.js';
+import { negotiationFor, type EncryptionNegotiation } from './negotiation.js';
+import { initializeSsl, openClientSsl, fsFileAccess, type FileAccess } from './tls.js';
+import { strerror, TransportError, type ClientTransport } from './transport.js';
+import { ClientWire, closeGracefully } from './wire.js';
+
+export interface LibpqEnv {
+  transport: ClientTransport;
+  clock: Clock;
+  random: Random;
+  /** Which libpq to behave like. 17/18 need their own EncryptionNegotiation (see negotiation.ts). */
+  version: 15 | 16;
+  /** PG* variables and the locale (for client_encoding=auto). Not process.env unless you pass it. */
+  environ?: Readonly<Record<string, string | undefined>>;
+  /** Default user name (pg_fe_getauthname). */
+  osUser?: string;
+  /** For ~/.pgpass and ~/.postgresql/{root.crt,postgresql.crt,postgresql.key}; null: no home directory. Default: none. */
+  homeDir?: string | null;
+  files?: FileAccess;
+  passfileReader?: PassfileReader;
+  /** Lines libpq writes to stderr itself (password file warnings). */
+  warn?: (line: string) => void;
+  /** A Kerberos credential cache. Not modelled: GSS encryption is never tried. */
+  gssCredentials?: false;
+}
+
+export type AttemptOutcome =
+  /** Authenticated and ready (or rejected below by target_session_attrs). */
+  | { kind: 'connected' }
+  /** An ErrorResponse from the server. */
+  | { kind: 'server-error'; sqlstate: string; severity: string; message: string; afterAuthOk: boolean }
+  /** libpq gave up by itself: no password, channel binding, TLS failure, protocol violation, ... */
+  | { kind: 'client-error'; message: string }
+  /** No connection was made (refused, no such socket). */
+  | { kind: 'connect-failed'; message: string }
+  | { kind: 'timeout' }
+  /** The server hung up without a message. */
+  | { kind: 'closed' }
+  /** Logged in, but not the kind of server target_session_attrs asks for. */
+  | { kind: 'rejected'; message: string };
+
+export interface LibpqAttempt {
+  /** The host as libpq displays it in messages. */
+  host: string;
+  /** The address (or socket path) actually connected to. */
+  address: string;
+  port: number;
+  /** False when the connect itself failed: the server never saw this one. */
+  tcp: boolean;
+  /** Whether an SSLRequest went out on this connection. */
+  sslRequested: boolean;
+  /** 'ssl' once the server accepted the SSLRequest (whether or not the handshake then worked). */
+  encryption: 'ssl' | 'plain';
+  outcome: AttemptOutcome;
+  /** What libpq did next. */
+  then: 'new-connection' | 'next-address' | 'next-host' | 'stop' | 'done';
+}
+
+export type LibpqResult =
+  | { ok: true; connection: LibpqConnection; attempts: LibpqAttempt[] }
+  | {
+    ok: false;
+    /** PQerrorMessage(): every line ends in a newline. */
+    errorMessage: string;
+    attempts: LibpqAttempt[];
+    /** PQconnectionNeedsPassword(): the server asked for a password and none was available. */
+    connectionNeedsPassword: boolean;
+    /** PQuser(), or null when the options never parsed. */
+    user: string | null;
+  };
+
+type State =
+  | { s: 'advance' }
+  | { s: 'new-connection' }
+  | { s: 'needed' }
+  | { s: 'made' }
+  | { s: 'ssl-startup' }
+  | { s: 'awaiting-response' }
+  | { s: 'auth-ok' }
+  | { s: 'check-target' }
+  | { s: 'ok' }
+  | { s: 'failed' };
+
+/** Thrown inside a state when connect_timeout runs out; caught by the loop. */
+class ConnectTimeout extends Error {}
+
+const ERRCODE_CANNOT_CONNECT_NOW = '57P03';
+const ERRCODE_INVALID_PASSWORD = '28P01';
+const ERRCODE_APPNAME_UNKNOWN = '42704';
+
+/** pqParseIntParam(): strtol, then only trailing whitespace allowed, and it must fit an int. */
+function parseIntParam(value: string): number | null {
+  const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)([ \t\n\v\f\r]*)$/.exec(value);
+  if (!m) return null;
+  const n = Number(m[1]);
+  if (!Number.isSafeInteger(n) || n > 2147483647 || n < -2147483648) return null;
+  return n;
+}
+
+class Connector {
+  private hosts: ConnHost[];
+  private whichhost = -1;
+  private addrs: string[] = [];
+  private whichaddr = 0;
+  private tryNextHost = true;
+  private tryNextAddr = false;
+  private preferStandbyPass2 = false;
+  private errorMessage = '';
+  private readonly neg: EncryptionNegotiation;
+  private sendAppname = true;
+  private readonly attempts: LibpqAttempt[] = [];
+  private attempt: LibpqAttempt | null = null;
+
+  // The current connection.
+  private wire: ClientWire | null = null;
+  private raw: Duplex | null = null;
+  private tlsSocket: tls.TLSSocket | null = null;
+  private tlsInfo: { protocol: string; cipher: string } | null = null;
+  private peerCertificate: Buffer | null = null;
+  private clientCertSent = false;
+  private auth: AuthExchange | null = null;
+  private parameters = new Map<string, string>();
+  private backendPid: number | null = null;
+  private backendKey: Buffer | null = null;
+  private notices: string[] = [];
+  /** password_needed of the last connection (pqDropServerData resets it per connection). */
+  private passwordNeeded = false;
+
+  // connect_timeout
+  private timeoutMs = 0;
+  private timeoutChecked = false;
+  private deadline: number | null = null;
+  private deadlineFor = '';
+
+  constructor(private readonly o: ConnOptions, private readonly env: LibpqEnv) {
+    this.hosts = o.hosts.map((h) => ({ ...h }));
+    if (o.version >= 16 && o.loadBalanceHosts === 'random') this.shuffle(this.hosts);
+    this.neg = negotiationFor(o, env.version);
+  }
+
+  private shuffle<T>(list: T[]): void {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = this.env.random.int(0, i);
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+  }
+
+  private append(text: string): void {
+    this.errorMessage += text.endsWith('\n') ? text : `${text}\n`;
+  }
+
+  private get host(): ConnHost {
+    return this.hosts[this.whichhost]!;
+  }
+
+  private get portNumber(): number {
+    return this.host.port === '' ? Number(DEF_PGPORT_STR) : parseIntParam(this.host.port)!;
+  }
+
+  /** The host libpq names in messages: hostaddr when given, else host. */
+  private get displayedHost(): string {
+    const h = this.host;
+    return (h.type === 'address' ? h.hostaddr : h.host) ?? '';
+  }
+
+  private get displayedPort(): string {
+    return this.host.port === '' ? DEF_PGPORT_STR : this.host.port;
+  }
+
+  private get sslInUse(): boolean {
+    return this.tlsSocket !== null;
+  }
+
+  /** emitHostIdentityInfo() */
+  private emitHostIdentity(address: string): void {
+    const h = this.host;
+    if (h.type === 'unix') {
+      this.errorMessage += `connection to server on socket "${address}" failed: `;
+    } else if (h.type !== 'address' && address !== '' && this.displayedHost !== address) {
+      this.errorMessage += `connection to server at "${this.displayedHost}" (${address}), port ${this.displayedPort} failed: `;
+    } else {
+      this.errorMessage += `connection to server at "${this.displayedHost}", port ${this.displayedPort} failed: `;
+    }
+  }
+
+  private endAttempt(outcome: AttemptOutcome, then: LibpqAttempt['then']): void {
+    if (!this.attempt) return;
+    this.attempt.outcome = outcome;
+    this.attempt.then = then;
+    this.attempt = null;
+  }
+
+  /** pqDropConnection() + pqDropServerData(). */
+  private dropConnection(): void {
+    const raw = this.raw;
+    if (this.tlsSocket) {
+      this.wire?.reader.close();
+      closeGracefully(this.tlsSocket, () => raw?.destroy());
+    } else if (this.wire) {
+      this.wire.close();
+    } else {
+      raw?.destroy();
+    }
+    this.wire = null;
+    this.raw = null;
+    this.tlsSocket = null;
+    this.tlsInfo = null;
+    this.peerCertificate = null;
+    this.clientCertSent = false;
+    this.parameters = new Map();
+    this.backendPid = null;
+    this.backendKey = null;
+    this.notices = [];
+    if (this.auth) this.passwordNeeded = this.auth.passwordNeeded;
+    this.auth = null;
+  }
+
+  /** pqConnectDBComplete() restarts the timer whenever the host or address changes. */
+  private armDeadline(): void {
+    if (this.timeoutMs <= 0 || this.whichhost < 0) return;
+    const key = `${this.whichhost}/${this.whichaddr}`;
+    if (key !== this.deadlineFor) {
+      this.deadlineFor = key;
+      this.deadline = this.env.clock.now() + this.timeoutMs;
+    }
+  }
+
+  /** Wait for I/O, but no longer than connect_timeout allows. */
+  private async wait<T>(p: Promise<T>): Promise<T> {
+    if (this.deadline === null) return p;
+    const remaining = this.deadline - this.env.clock.now();
+    if (remaining <= 0) throw new ConnectTimeout();
+    let timer: { cancel(): void } | null = null;
+    const expired = new Promise<never>((_, reject) => {
+      timer = this.env.clock.setTimer(remaining, () => reject(new ConnectTimeout()));
+    });
+    try {
+      return await Promise.race([p, expired]);
+    } finally {
+      (timer as { cancel(): void } | null)?.cancel();
+    }
+  }
+
+  async run(): Promise<LibpqResult> {
+    let state: State = { s: 'advance' };
+    for (;;) {
+      if (state.s === 'ok' || state.s === 'failed') break;
+      this.armDeadline();
+      try {
+        state = await this.step(state);
+      } catch (err) {
+        if (!(err instanceof ConnectTimeout)) {
+          this.dropConnection();
+          throw err;
+        }
+        // Give up on this address; the next one (if any) gets a fresh timer.
+        this.append('timeout expired');
+        this.endAttempt({ kind: 'timeout' }, 'next-address');
+        this.dropConnection();
+        this.tryNextAddr = true;
+        state = { s: 'advance' };
+      }
+    }
+    if (state.s === 'ok') {
+      const wire = this.wire!;
+      const connection = new LibpqConnection(wire, {
+        host: this.displayedHost,
+        address: this.addrs[this.whichaddr] ?? '',
+        port: this.portNumber,
+        sslInUse: this.sslInUse,
+        tls: this.tlsInfo,
+        parameters: this.parameters,
+        backendPid: this.backendPid,
+        backendKey: this.backendKey,
+        notices: this.notices,
+        user: this.o.user,
+        errorMessage: this.errorMessage,
+      });
+      return { ok: true, connection, attempts: this.attempts };
+    }
+    if (this.attempt) this.endAttempt(this.attempt.outcome, 'stop');
+    this.dropConnection();
+    return {
+      ok: false,
+      errorMessage: this.errorMessage,
+      attempts: this.attempts,
+      connectionNeedsPassword: this.passwordNeeded && (this.currentPassword() ?? '') === '',
+      user: this.o.user,
+    };
+  }
+
+  /** The password libpq would use on the current host (PQpass()). */
+  private currentPassword(): string | null {
+    const h = this.whichhost >= 0 ? this.hosts[this.whichhost] : undefined;
+    return h?.password ?? this.o.password;
+  }
+
+  private step(state: State): Promise<State> {
+    return match(state)
+      .with({ s: 'advance' }, () => this.advance())
+      .with({ s: 'new-connection' }, () => {
+        this.dropConnection();
+        return Promise.resolve<State>({ s: 'needed' });
+      })
+      .with({ s: 'needed' }, () => this.needed())
+      .with({ s: 'made' }, () => this.made())
+      .with({ s: 'ssl-startup' }, () => this.sslStartup())
+      .with({ s: 'awaiting-response' }, () => this.awaitingResponse())
+      .with({ s: 'auth-ok' }, () => this.authOk())
+      .with({ s: 'check-target' }, () => this.checkTarget())
+      .with({ s: 'ok' }, { s: 'failed' }, (s) => Promise.resolve<State>(s))
+      .exhaustive();
+  }
+
+  // ---- keep_going: next address / next host -------------------------------------
+
+  private async advance(): Promise<State> {
+    let reset = false;
+    if (this.tryNextAddr) {
+      if (this.whichaddr + 1 < this.addrs.length) {
+        this.whichaddr++;
+        reset = true;
+      } else {
+        this.tryNextHost = true;
+      }
+      this.tryNextAddr = false;
+    }
+    if (this.tryNextHost) {
+      if (this.whichhost + 1 < this.hosts.length) {
+        this.whichhost++;
+      } else if (this.o.targetSessionAttrs === 'prefer-standby' && !this.preferStandbyPass2 && this.hosts.length > 0) {
+        // No standby found: go round again accepting any server.
+        this.preferStandbyPass2 = true;
+        this.whichhost = 0;
+      } else {
+        return { s: 'failed' };
+      }
+      const ch = this.host;
+      let port = Number(DEF_PGPORT_STR);
+      if (ch.port !== '') {
+        const parsed = parseIntParam(ch.port);
+        if (parsed === null) {
+          this.append(`invalid integer value "${ch.port}" for connection option "port"`);
+          return { s: 'failed' };
+        }
+        if (parsed < 1 || parsed > 65535) {
+          this.append(`invalid port number: "${ch.port}"`);
+          return { s: 'advance' };
+        }
+        port = parsed;
+      }
+      const lookup = await this.lookup(ch, port);
+      if (lookup === null) return { s: 'advance' };
+      this.addrs = lookup;
+      if (this.o.version >= 16 && this.o.loadBalanceHosts === 'random') this.shuffle(this.addrs);
+      this.whichaddr = 0;
+      reset = true;
+      this.tryNextHost = false;
+    }
+    if (reset) {
+      this.neg.reset();
+      this.sendAppname = true;
+    }
+    return { s: 'new-connection' };
+  }
+
+  /** pg_getaddrinfo_all() for the host's kind; failures are logged and the next host is tried. */
+  private async lookup(ch: ConnHost, port: number): Promise<string[] | null> {
+    if (ch.type === 'unix') return [`${ch.host}/.s.PGSQL.${port}`];
+    if (ch.type === 'address') {
+      if (net.isIP(ch.hostaddr ?? '') === 0) {
+        this.append(`could not parse network address "${ch.hostaddr}": Name or service not known`);
+        return null;
+      }
+      return [ch.hostaddr!];
+    }
+    const name = ch.host!;
+    try {
+      const found = this.env.transport.resolve ? await this.env.transport.resolve(name) : [name];
+      if (found.length === 0) throw new TransportError('ENOTFOUND');
+      return found;
+    } catch (err) {
+      const code = err instanceof TransportError ? err.code : 'ENOTFOUND';
+      this.append(`could not translate host name "${name}" to address: ${strerror(code)}`);
+      return null;
+    }
+  }
+
+  // ---- CONNECTION_NEEDED: open a socket -------------------------------------------
+
+  private async needed(): Promise<State> {
+    const address = this.addrs[this.whichaddr];
+    if (address === undefined) {
+      this.tryNextHost = true;
+      return { s: 'advance' };
+    }
+    this.emitHostIdentity(address);
+    const unix = this.host.type === 'unix';
+    this.attempt = {
+      host: this.displayedHost, address, port: this.portNumber, tcp: false, sslRequested: false, encryption: 'plain',
+      outcome: { kind: 'closed' }, then: 'stop',
+    };
+    this.attempts.push(this.attempt);
+    const opening = unix
+      ? (this.env.transport.openUnix ? this.env.transport.openUnix(address) : Promise.reject(new TransportError('ENOENT')))
+      : this.env.transport.open(address, this.portNumber);
+    // connectDBComplete() parses connect_timeout only once the first connect() is under way (a
+    // Unix-socket connect() that fails at once never gets that far). On loopback the connection is
+    // made all the same, so the server sees it open and close.
+    if (!this.timeoutChecked) {
+      const attempt = this.attempt;
+      const settled = unix ? await opening.then((st) => st, () => null) : null;
+      if ((!unix || settled !== null) && !this.checkConnectTimeout()) {
+        const st = settled ?? await opening.then((x) => x, () => null);
+        st?.destroy();
+        attempt.tcp = st !== null;
+        return { s: 'failed' };
+      }
+    }
+
+    let stream: Duplex;
+    try {
+      stream = await this.wait(opening);
+    } catch (err) {
+      if (err instanceof ConnectTimeout) {
+        opening.then((s) => s.destroy(), () => {});
+        throw err;
+      }
+      const code = err instanceof TransportError ? err.code : 'ECONNREFUSED';
+      const where = unix
+        ? '\tIs the server running locally and accepting connections on that socket?'
+        : '\tIs the server running on that host and accepting TCP/IP connections?';
+      this.append(`${strerror(code)}\n${where}`);
+      this.endAttempt({ kind: 'connect-failed', message: strerror(code) }, 'next-address');
+      this.tryNextAddr = true;
+      return { s: 'advance' };
+    }
+    this.attempt.tcp = true;
+    this.raw = stream;
+    this.wire = new ClientWire(stream);
+    this.auth = new AuthExchange(this.o, this.currentPassword(), this.env.random);
+    return { s: 'made' };
+  }
+
+  /** Parse connect_timeout the first time a connection is started; false (and the error noted) if it is bad. */
+  private checkConnectTimeout(): boolean {
+    if (this.timeoutChecked) return true;
+    this.timeoutChecked = true;
+    if (this.o.connectTimeout === null) return true;
+    const t = parseIntParam(this.o.connectTimeout);
+    if (t === null) {
+      this.append(`invalid integer value "${this.o.connectTimeout}" for connection option "connect_timeout"`);
+      this.endAttempt({ kind: 'client-error', message: 'invalid connect_timeout' }, 'stop');
+      return false;
+    }
+    // Rounding could make it fire early, so libpq ≤16 never waits less than 2 s.
+    this.timeoutMs = t > 0 ? Math.max(t, 2) * 1000 : 0;
+    this.armDeadline();
+    return true;
+  }
+
+  // ---- CONNECTION_MADE: GSSENCRequest, SSLRequest or the startup packet ------------
+
+  private async made(): Promise<State> {
+    const first = this.neg.firstPacket({
+      sslInUse: this.sslInUse,
+      unixSocket: this.host.type === 'unix',
+      haveGssCredentials: this.env.gssCredentials ?? false,
+    });
+    return match(first)
+      .with({ kind: 'error' }, (e) => {
+        this.append(e.message);
+        this.endAttempt({ kind: 'client-error', message: e.message }, 'stop');
+        return { s: 'failed' } as State;
+      })
+      .with({ kind: 'gssenc-request' }, () => {
+        throw new Error('GSSAPI encryption is not modelled (no credential cache is ever present)');
+      })
+      .with({ kind: 'ssl-request' }, () => {
+        this.wire!.send({ type: 'SSLRequest' });
+        this.attempt!.sslRequested = true;
+        return { s: 'ssl-startup' } as State;
+      })
+      .with({ kind: 'startup' }, () => {
+        this.wire!.send({ type: 'StartupMessage', protocolVersion: protocolVersionOf(PG_PROTOCOL_3_0), params: this.startupParams() });
+        return { s: 'awaiting-response' } as State;
+      })
+      .exhaustive();
+  }
+
+  /** pqBuildStartupPacket3(): in libpq's order, then the PGDATESTYLE/PGTZ/PGGEQO settings. */
+  private startupParams(): StartupParam[] {
+    const o = this.o;
+    const out: StartupParam[] = [];
+    if (o.user) out.push(['user', o.user]);
+    if (o.dbname) out.push(['database', o.dbname]);
+    if (o.replication) out.push(['replication', o.replication]);
+    if (o.options) out.push(['options', o.options]);
+    if (this.sendAppname) {
+      const app = o.applicationName ?? o.fallbackApplicationName;
+      if (app) out.push(['application_name', app]);
+    }
+    if (o.clientEncoding) out.push(['client_encoding', o.clientEncoding]);
+    const environ = this.env.environ ?? {};
+    for (const [envName, guc] of [['PGDATESTYLE', 'datestyle'], ['PGTZ', 'timezone'], ['PGGEQO', 'geqo']] as const) {
+      const v = environ[envName];
+      if (v !== undefined && v.toLowerCase() !== 'default') out.push([guc, v]);
+    }
+    return out;
+  }
+
+  /**
+   * pqReadData() failed. In plaintext an EOF or a reset is "server closed the connection
+   * unexpectedly". Over TLS a close_notify (what a PostgreSQL backend sends when it exits) is
+   * "SSL connection has been closed unexpectedly", and a reset is reported twice, once by
+   * pgtls_read() and once by pqReadData(), as libpq 15.20 does.
+   */
+  private readFailure(): State {
+    const code = this.wire?.errorCode ?? null;
+    const reset = code === 'ECONNRESET' || code === 'EPIPE';
+    let message: string;
+    if (this.sslInUse) {
+      if (reset) message = `${SERVER_CLOSED_UNEXPECTEDLY}
+${SERVER_CLOSED_UNEXPECTEDLY}`;
+      else if (code) message = `SSL SYSCALL error: ${strerror(code)}`;
+      else message = 'SSL connection has been closed unexpectedly';
+    } else {
+      message = code && !reset ? `could not receive data from server: ${strerror(code)}` : SERVER_CLOSED_UNEXPECTEDLY;
+    }
+    this.append(message);
+    this.endAttempt(code && !reset ? { kind: 'client-error', message } : { kind: 'closed' }, 'stop');
+    return { s: 'failed' };
+  }
+
+  // ---- CONNECTION_SSL_STARTUP -----------------------------------------------------------
+
+  private async sslStartup(): Promise<State> {
+    const wire = this.wire!;
+    const answer = await this.wait(wire.readByte());
+    if (answer === null) return this.readFailure();
+    const c = String.fromCharCode(answer);
+    if (c === 'N') {
+      const r = this.neg.sslRefused();
+      if (r.kind === 'error') {
+        this.append(r.message);
+        this.endAttempt({ kind: 'client-error', message: r.message }, 'stop');
+        return { s: 'failed' };
+      }
+      return { s: 'made' };
+    }
+    if (c === 'E') {
+      // CVE-2024-10977: the server is not authenticated yet, so its text is not shown.
+      this.append('server sent an error response during SSL exchange');
+      this.endAttempt({ kind: 'client-error', message: 'server sent an error response during SSL exchange' }, 'stop');
+      return { s: 'failed' };
+    }
+    if (c !== 'S') {
+      this.append(`received invalid response to SSL negotiation: ${c}`);
+      this.endAttempt({ kind: 'client-error', message: `received invalid response to SSL negotiation: ${c}` }, 'stop');
+      return { s: 'failed' };
+    }
+    this.attempt!.encryption = 'ssl';
+    // OpenSSL reads the socket itself; bytes libpq already buffered are judged after the handshake.
+    const leftover = wire.detach();
+    const init = initializeSsl(this.o, this.host, this.env.homeDir ?? null, this.env.files ?? fsFileAccess);
+    if (!init.ok) return this.tlsFailure(init.error);
+    const hs = await this.wait(openClientSsl(this.raw!, init.setup, this.o, this.host));
+    if (!hs.ok) return this.tlsFailure(hs.error);
+    if (leftover.length > 0) {
+      hs.socket.destroy();
+      this.append('received unencrypted data after SSL response');
+      this.endAttempt({ kind: 'client-error', message: 'received unencrypted data after SSL response' }, 'stop');
+      return { s: 'failed' };
+    }
+    this.tlsSocket = hs.socket;
+    this.tlsInfo = { protocol: hs.protocol, cipher: hs.cipher };
+    this.peerCertificate = hs.peerCertificate;
+    this.clientCertSent = hs.clientCertSent;
+    this.wire = new ClientWire(hs.socket);
+    return { s: 'made' };
+  }
+
+  /** pqsecure_open_client() failed: prefer retries without SSL on a new connection. */
+  private tlsFailure(message: string): State {
+    this.append(message);
+    const next = this.neg.tlsFailed();
+    this.endAttempt({ kind: 'client-error', message }, next === 'reconnect' ? 'new-connection' : 'stop');
+    return next === 'reconnect' ? { s: 'new-connection' } : { s: 'failed' };
+  }
+
+  // ---- CONNECTION_AWAITING_RESPONSE: the authentication exchange -----------------------
+
+  private async awaitingResponse(): Promise<State> {
+    const wire = this.wire!;
+    for (;;) {
+      const type = await this.wait(wire.readByte());
+      if (type === null) return this.readFailure();
+      const beresp = String.fromCharCode(type);
+      if (beresp !== 'R' && beresp !== 'E') {
+        const m = `expected authentication request from server, but received ${beresp}`;
+        this.append(m);
+        this.endAttempt({ kind: 'client-error', message: m }, 'stop');
+        return { s: 'failed' };
+      }
+      const lenBuf = await this.wait(wire.readBytes(4));
+      if (lenBuf === null) return this.readFailure();
+      const msgLength = lenBuf.readInt32BE(0);
+      if (beresp === 'R' && (msgLength < 8 || msgLength > 2000)) {
+        const m = 'expected authentication request from server, but received R';
+        this.append(m);
+        this.endAttempt({ kind: 'client-error', message: m }, 'stop');
+        return { s: 'failed' };
+      }
+      if (beresp === 'E' && (msgLength < 8 || msgLength > 30000)) {
+        // A pre-3.0 error: "E" then a NUL-terminated text, no length word.
+        const bytes = [...lenBuf];
+        let at = bytes.indexOf(0);
+        while (at < 0) {
+          const b = await this.wait(wire.readByte());
+          if (b === null) return this.readFailure();
+          bytes.push(b);
+          if (b === 0) at = bytes.length - 1;
+        }
+        const text = Buffer.from(bytes.slice(0, at)).toString('utf8');
+        this.append(text);
+        this.endAttempt({ kind: 'server-error', sqlstate: '', severity: '', message: text, afterAuthOk: false }, 'stop');
+        return { s: 'failed' };
+      }
+      const body = await this.wait(wire.readBytes(msgLength - 4));
+      if (body === null) return this.readFailure();
+
+      if (beresp === 'E') return this.authPhaseError(body);
+
+      const areq = body.readInt32BE(0);
+      const step = this.auth!.handle(areq, body.subarray(4), {
+        sslInUse: this.sslInUse,
+        tlsServerEndPoint: this.peerCertificate ? safeEndPointHash(this.peerCertificate) : null,
+        clientCertSent: this.clientCertSent,
+      });
+      for (const note of this.auth!.notes.splice(0)) this.append(note);
+      if (!step.ok) {
+        this.append(step.error);
+        this.endAttempt({ kind: 'client-error', message: step.error }, 'stop');
+        return { s: 'failed' };
+      }
+      for (const b of step.send) wire.write(b);
+      if (areq === AUTH_REQ.OK) return { s: 'auth-ok' };
+    }
+  }
+
+  /** An ErrorResponse during startup or authentication. */
+  private authPhaseError(body: Buffer): State {
+    let fields;
+    try {
+      const msg = decodeBackend(0x45, body);
+      if (msg.type !== 'ErrorResponse') throw new WireDecodeError('not an error');
+      fields = msg.fields;
+    } catch {
+      this.append('message contents do not agree with length in message type "E"');
+      this.endAttempt({ kind: 'client-error', message: 'malformed ErrorResponse' }, 'stop');
+      return { s: 'failed' };
+    }
+    this.append(formatServerMessage(fields, true));
+    const outcome: AttemptOutcome = { kind: 'server-error', sqlstate: fields.code, severity: fields.severity, message: fields.message, afterAuthOk: false };
+    if (fields.code === ERRCODE_CANNOT_CONNECT_NOW) {
+      // Not in a state to accept us: no point changing encryption, go to the next host.
+      this.endAttempt(outcome, 'next-host');
+      this.tryNextHost = true;
+      return { s: 'advance' };
+    }
+    // pgpassfileWarning()
+    const h = this.host;
+    if (this.auth!.passwordNeeded && h.password !== null && fields.code === ERRCODE_INVALID_PASSWORD) {
+      this.append(`password retrieved from file "${this.o.passfile}"`);
+    }
+    const next = this.neg.serverError({ sslInUse: this.sslInUse, gssInUse: false });
+    this.endAttempt(outcome, next === 'reconnect' ? 'new-connection' : 'stop');
+    return next === 'reconnect' ? { s: 'new-connection' } : { s: 'failed' };
+  }
+
+  // ---- CONNECTION_AUTH_OK: ParameterStatus, BackendKeyData, ReadyForQuery -----------
+
+  private async authOk(): Promise<State> {
+    const wire = this.wire!;
+    for (;;) {
+      const f = await this.wait(wire.readFrame());
+      if (f.kind === 'eof') return this.readFailure();
+      let msg;
+      try {
+        msg = decodeBackend(f.type, f.body);
+      } catch {
+        continue;
+      }
+      switch (msg.type) {
+        case 'ParameterStatus':
+          this.parameters.set(msg.name, msg.value);
+          break;
+        case 'BackendKeyData':
+          this.backendPid = msg.pid;
+          this.backendKey = msg.key;
+          break;
+        case 'NoticeResponse':
+          this.notices.push(formatServerMessage(msg.fields, false));
+          break;
+        case 'ErrorResponse': {
+          this.append(formatServerMessage(msg.fields, true));
+          const outcome: AttemptOutcome = {
+            kind: 'server-error', sqlstate: msg.fields.code, severity: msg.fields.severity, message: msg.fields.message, afterAuthOk: true,
+          };
+          // Pre-9.0 servers reject application_name here; retry once without it.
+          if (this.sendAppname && (this.o.applicationName !== null || this.o.fallbackApplicationName !== null)
+            && msg.fields.code === ERRCODE_APPNAME_UNKNOWN) {
+            this.sendAppname = false;
+            this.endAttempt(outcome, 'new-connection');
+            return { s: 'new-connection' };
+          }
+          this.endAttempt(outcome, 'stop');
+          return { s: 'failed' };
+        }
+        case 'ReadyForQuery':
+          return { s: 'check-target' };
+        default:
+          break;
+      }
+    }
+  }
+
+  // ---- CONNECTION_CHECK_TARGET: target_session_attrs ----------------------------------
+
+  private async checkTarget(): Promise<State> {
+    const tsa = this.preferStandbyPass2 ? 'any' : this.o.targetSessionAttrs;
+    const reject = (message: string): State => {
+      this.append(message);
+      this.endAttempt({ kind: 'rejected', message }, 'next-host');
+      this.wire!.send({ type: 'Terminate' });
+      this.dropConnection();
+      this.tryNextHost = true;
+      return { s: 'advance' };
+    };
+    const param = (name: string): boolean | null => {
+      const v = this.parameters.get(name);
+      return v === undefined ? null : v === 'on';
+    };
+    if (tsa === 'read-write' || tsa === 'read-only') {
+      let readOnly: boolean;
+      const dtro = param('default_transaction_read_only');
+      const hot = param('in_hot_standby');
+      if (dtro === null || hot === null) {
+        const v = await this.targetQuery('SHOW transaction_read_only');
+        if (v === null) return reject('"SHOW transaction_read_only" failed');
+        readOnly = v.startsWith('on');
+      } else {
+        readOnly = dtro || hot;
+      }
+      if (tsa === 'read-write' && readOnly) return reject('session is read-only');
+      if (tsa === 'read-only' && !readOnly) return reject('session is not read-only');
+    } else if (tsa === 'primary' || tsa === 'standby' || tsa === 'prefer-standby') {
+      let hot = param('in_hot_standby');
+      if (hot === null) {
+        const v = await this.targetQuery('SELECT pg_catalog.pg_is_in_recovery()');
+        if (v === null) return reject('"SELECT pg_catalog.pg_is_in_recovery()" failed');
+        hot = v.startsWith('t');
+      }
+      if (tsa === 'primary' && hot) return reject('server is in hot standby mode');
+      if (tsa !== 'primary' && !hot) return reject('server is not in hot standby mode');
+    }
+    this.endAttempt({ kind: 'connected' }, 'done');
+    return { s: 'ok' };
+  }
+
+  /** One-row, one-column query during CHECK_TARGET; null if it failed (its error is kept). */
+  private async targetQuery(sql: string): Promise<string | null> {
+    const wire = this.wire!;
+    wire.send({ type: 'Query', sql });
+    let value: string | null = null;
+    let rows = 0;
+    for (;;) {
+      const f = await this.wait(wire.readFrame());
+      if (f.kind === 'eof') return null;
+      const msg = decodeBackend(f.type, f.body);
+      if (msg.type === 'DataRow') {
+        rows++;
+        value = msg.values[0]?.toString('utf8') ?? null;
+      } else if (msg.type === 'ErrorResponse') {
+        this.append(formatServerMessage(msg.fields, true));
+        rows = -1;
+      } else if (msg.type === 'ReadyForQuery') {
+        return rows === 1 ? value : null;
+      }
+    }
+  }
+}
+
+function safeEndPointHash(der: Buffer): Buffer | null {
+  try {
+    return tlsServerEndPointHash(der);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * PQconnectdb(): `options` is a conninfo string (or URI), or options already resolved
+ * with resolveConnOptions(). Never throws for anything libpq would report.
+ */
+export async function connectLibpq(options: string | ConnOptions, env: LibpqEnv): Promise<LibpqResult> {
+  let o: ConnOptions;
+  if (typeof options === 'string') {
+    const resolved = libpqOptions(options, {
+      version: env.version,
+      environ: env.environ ?? {},
+      osUser: env.osUser ?? os.userInfo().username,
+      homeDir: env.homeDir ?? null,
+      ...(env.passfileReader ? { passfileReader: env.passfileReader } : {}),
+      ...(env.warn ? { warn: env.warn } : {}),
+    });
+    if (!resolved.ok) {
+      return { ok: false, errorMessage: `${resolved.error}\n`, attempts: [], connectionNeedsPassword: false, user: null };
+    }
+    o = resolved.options;
+  } else {
+    o = options;
+  }
+  if (o.version !== env.version) throw new Error(`options were resolved for libpq ${o.version}, env is libpq ${env.version}`);
+  return new Connector(o, env).run();
+}

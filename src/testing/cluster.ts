@@ -14,6 +14,9 @@ import type { ExtensionModule } from '../extensions/extension.js';
 import type { PgErrorFields } from '../errors.js';
 import type { StartupMessage } from '../server/datadir.js';
 import { Trace } from './trace.js';
+import { DEV_CERTS_DIR } from '../server/datadir.js';
+import { runPsql, type PsqlResult } from '../clients/psql.js';
+import { inProcessTransport } from '../clients/libpq/transport.js';
 
 export type ConfValue = string | number | boolean;
 
@@ -36,6 +39,7 @@ export interface ClusterOptions {
 
 export class TestCluster {
   readonly trace: Trace;
+  private clientSeed = 1000;
   private constructor(
     readonly server: PgServer,
     readonly clock: Clock,
@@ -68,6 +72,25 @@ export class TestCluster {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Run psql 15 (the model, libpq's retry rules included) against this cluster
+   * in-process: `psql('user=test sslmode=prefer', { password: 'wrong' })`.
+   * Without a password, `prompt` answers psql's password prompt; without it,
+   * psql behaves as with -w.
+   */
+  async psql(conninfo: string, opts: { password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16; command?: string } = {}): Promise<PsqlResult> {
+    const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
+    const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
+    return runPsql(
+      { dbname: withRoot, command: opts.command ?? 'select 1', ...(opts.prompt ? { tty: false } : { noPassword: true }) },
+      {
+        transport: inProcessTransport(this.server), clock: this.clock, random: new SeededRandom(this.clientSeed++), version: opts.libpq ?? 15,
+        environ: opts.password !== undefined ? { PGPASSWORD: opts.password } : {}, homeDir: null, osUser: 'postgres',
+        ...(opts.prompt ? { prompt: opts.prompt } : {}),
+      },
+    );
   }
 
   /** The client end of a new in-memory connection. */

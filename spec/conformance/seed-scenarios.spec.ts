@@ -13,7 +13,7 @@ import { TestCluster, pgAuthsimChai, hookCallLabel } from '../../src/testing/ind
 import { ROOT } from '../support/fixtures.js';
 import { runPsql } from '../support/psql.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 interface Scenario {
   hba: string; method: string; sslmode: string; conninfo: string; exitCode: number; stderr: string; elapsedMs: number;

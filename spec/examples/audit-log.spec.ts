@@ -8,7 +8,7 @@ import { auditLog } from '../../examples/extensions/audit_log.js';
 import { WireClient } from '../support/wire-client.js';
 import { login } from '../support/raw-login.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 describe('example extension: audit_log', () => {
   let cluster: TestCluster;

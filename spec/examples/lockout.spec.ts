@@ -5,7 +5,7 @@ import { lockout } from '../../examples/extensions/lockout.js';
 import { WireClient } from '../support/wire-client.js';
 import { login } from '../support/raw-login.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 const ROLES = `CREATE ROLE alice LOGIN PASSWORD 'right';`;
 

@@ -5,7 +5,7 @@ import { pgAuthsimChai } from '../../src/testing/chai.js';
 import { WireClient } from '../support/wire-client.js';
 import { login } from '../support/raw-login.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 const ROLES = `CREATE ROLE test LOGIN PASSWORD 'secret';`;
 const conf = (ms: number | string, extra: Record<string, string | number | boolean> = {}) => ({

@@ -6,7 +6,7 @@ import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { WireClient } from '../support/wire-client.js';
 import { login } from '../support/raw-login.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 const ROLES = `CREATE ROLE test LOGIN PASSWORD 'secret';`;
 

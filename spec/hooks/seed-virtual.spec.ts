@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { TestCluster, pgAuthsimChai, hookCallLabel } from '../../src/testing/index.js';
 import { ROOT } from '../support/fixtures.js';
 
-chai.use(pgAuthsimChai as never);
+chai.use(pgAuthsimChai);
 
 interface Scenario { hba: string; method: string; sslmode: string; stderr: string; exitCode: number; tcpConnections: number; hookCalls: Array<{ status: 'OK' | 'ERROR' | 'EOF'; ssl: boolean }>; serverLog: string[] }
 const oracle = JSON.parse(readFileSync(path.join(ROOT, 'spec/data/pg15/seed-scenarios.json'), 'utf8')) as { authDelayMs: number; scenarios: Scenario[]; extra: Array<Scenario & { tty: string; typed: string }> };

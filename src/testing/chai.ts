@@ -18,25 +18,19 @@ declare global {
   }
 }
 
-type ChaiStatic = { Assertion: { addMethod(name: string, fn: (this: AssertionThis, ...args: never[]) => void): void } };
-interface AssertionThis {
-  _obj: unknown;
-  assert(ok: boolean, msg: string, negMsg: string, expected?: unknown, actual?: unknown, showDiff?: boolean): void;
-}
-
-export function pgAuthsimChai(chai: ChaiStatic): void {
-  chai.Assertion.addMethod('hookCalls', function (this: AssertionThis, expected: readonly string[], hook?: string) {
+export const pgAuthsimChai: Chai.ChaiPlugin = (chai) => {
+  chai.Assertion.addMethod('hookCalls', function (this: Chai.AssertionStatic, expected: readonly string[], hook?: string) {
     const trace = asTrace(this._obj);
     const actual = trace.hookCalls(hook).map(hookCallLabel);
     const same = actual.length === expected.length && actual.every((a, i) => a === expected[i]);
     const who = hook ? `${hook}'s hook` : 'ClientAuthentication_hook';
     this.assert(same, `expected ${who} calls #{exp} but got #{act}`, `expected ${who} calls not to be #{exp}`, [...expected], actual, true);
-  } as never);
-  chai.Assertion.addMethod('connectionCount', function (this: AssertionThis, expected: number) {
+  });
+  chai.Assertion.addMethod('connectionCount', function (this: Chai.AssertionStatic, expected: number) {
     const actual = asTrace(this._obj).connectionCount();
     this.assert(actual === expected, 'expected #{exp} connections but the server accepted #{act}', 'expected not #{exp} connections', expected, actual);
-  } as never);
-}
+  });
+};
 
 function asTrace(o: unknown): Trace {
   if (o instanceof Trace) return o;

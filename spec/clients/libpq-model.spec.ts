@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { makeServer, devTls, ROOT, CERTS } from '../support/fixtures.js';
-import { renderServerLog } from '../../src/views/server-log.js';
+import { perConnectionLogs } from '../support/oracle.js';
 import type { ServerEvent } from '../../src/events.js';
 import type { PgServer } from '../../src/server/server.js';
 import { RealClock } from '../../src/clock.js';
@@ -32,27 +32,6 @@ const oracle = JSON.parse(readFileSync(path.join(ROOT, 'spec/data/pg15/psql-grid
 const PORT = 55432;
 /** The oracle ran psql with HOME set to an empty directory and PGPASSFILE naming a missing file. */
 const emptyHome = mkdtempSync(path.join(tmpdir(), 'pg-authsim-libpq-home-'));
-
-function logEntries(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    if (line.startsWith('\t') && out.length > 0) out[out.length - 1] += `\n${line}`;
-    else out.push(line);
-  }
-  return out;
-}
-
-function perConnectionLogs(events: ServerEvent[]): string[][] {
-  const byConn = new Map<number, ServerEvent[]>();
-  for (const e of events) {
-    if (e.connection === 0) continue;
-    byConn.set(e.connection, [...(byConn.get(e.connection) ?? []), e]);
-  }
-  return [...byConn.values()].map((evs) => logEntries(renderServerLog(evs, {
-    logConnections: true, logDisconnections: false, logLinePrefix: '', hbaPath: '$DATA/pg_hba.conf', serverVersion: '15',
-  })).map((l) => l.replace(/port=\d+$/, 'port=$CLIENTPORT')));
-}
 
 describe(`libpq 15 model + psql wrapper against pg-authsim in-process, compared with real psql/PostgreSQL 15 (${oracle.cases.length} cases)`, function () {
   this.timeout(20000);

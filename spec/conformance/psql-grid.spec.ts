@@ -9,8 +9,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeServer, devTls, ROOT, CERTS } from '../support/fixtures.js';
+import { perConnectionLogs } from '../support/oracle.js';
 import { runPsql } from '../support/psql.js';
-import { renderServerLog } from '../../src/views/server-log.js';
 import type { ServerEvent } from '../../src/events.js';
 import type { PgServer } from '../../src/server/server.js';
 
@@ -27,29 +27,6 @@ const oracle = JSON.parse(readFileSync(path.join(ROOT, 'spec/data/pg15/psql-grid
 const cases = oracle.cases.filter((c) => c.group !== 'interactive');
 
 /** One connection's log lines as the oracle stores them: one entry per message, continuation lines folded in. */
-function logEntries(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    if (line.startsWith('\t') && out.length > 0) out[out.length - 1] += `\n${line}`;
-    else out.push(line);
-  }
-  return out;
-}
-
-function perConnectionLogs(events: ServerEvent[]): string[][] {
-  const byConn = new Map<number, ServerEvent[]>();
-  for (const e of events) {
-    if (e.connection === 0) continue;
-    const list = byConn.get(e.connection) ?? [];
-    list.push(e);
-    byConn.set(e.connection, list);
-  }
-  return [...byConn.values()].map((evs) => logEntries(renderServerLog(evs, {
-    logConnections: true, logDisconnections: false, logLinePrefix: '', hbaPath: '$DATA/pg_hba.conf', serverVersion: '15',
-  })).map((l) => l.replace(/port=\d+$/, 'port=$CLIENTPORT')));
-}
-
 describe(`psql 15 against pg-authsim, compared with real PostgreSQL 15 (${cases.length} cases from oracle/)`, function () {
   this.timeout(30000);
   const groups = new Map<string, OracleCase[]>();

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StartupError, type StartupMessage } from './server/datadir.js';
 import { startFromDataDirectory } from './server/start.js';
+import { conformanceMain } from './conformance/runner.js';
 import { runMatrix, SSLMODES } from './matrix/matrix.js';
 import { MATRIX_CLIENTS } from './matrix/clients.js';
 import { renderTable, type TableFormat } from './views/table.js';
@@ -25,6 +26,7 @@ const HELP = `pg-authsim ${PKG.version} — simulate PostgreSQL 15's connection 
 Usage:
   pg-authsim matrix -D DIR [--client NAME] [--format table|markdown|json|csv] [--user U]... [--sslmode M]...
   pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S] [--pg-version N] [-c NAME=VALUE]...
+  pg-authsim conformance [--pg-bin DIR] [--versions 15,16,17,18] [--format table|markdown|json] [--filter TEXT]
   pg-authsim --help | --version
 
 Commands:
@@ -34,6 +36,12 @@ Commands:
           TCP connections, ClientAuthentication_hook calls (status/TLS per call), the time
           auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES}.
           "right" is the PASSWORD literal from the roles file.
+  conformance
+          Run the same scenarios against real PostgreSQL and against the simulator set to the
+          same major, with the same real clients (psql with that version's libpq, psycopg),
+          and print an agreement table and every difference. --pg-bin DIR uses your own
+          PostgreSQL installation (a bin directory with postgres and initdb). Needs root (the
+          server runs as the postgres OS user). "pg-authsim conformance --help" for more.
   serve   Run a simulated PostgreSQL server that real clients (psql, node-postgres,
           psycopg, pgjdbc, ...) can connect to. DIR looks like a data directory:
             postgresql.conf  port, listen_addresses, ssl, ssl_cert_file, ssl_key_file,
@@ -65,6 +73,8 @@ Examples:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // conformance has its own flags; hand it the rest of the command line untouched.
+  if (argv[0] === 'conformance') return conformanceMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

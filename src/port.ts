@@ -3,6 +3,8 @@
  * connection. Field names follow the C struct so hook authors feel at home.
  */
 export interface HbaLineView {
+  /** The file the line came from: pg_hba.conf, or (16+) a file it includes. */
+  readonly source_file: string;
   readonly line_number: number;
   readonly raw_line: string;
   readonly auth_method: string;

@@ -48,7 +48,7 @@ export function makeServer(opts: {
   clock?: PgServerOptions['clock'];
 }): TestServer {
   const settings = opts.settings ?? {};
-  const hbaPath = '/data/pg_hba.conf';
+  const hbaPath = settings.hbaPath ?? '/data/pg_hba.conf';
   const parsed = parseHbaFile(opts.hba, { path: hbaPath, sslEnabled: settings.ssl ?? false });
   if (!parsed.ok) throw new Error(`bad hba in test: ${parsed.errors.map((e) => e.message).join('; ')}`);
   const roles = parseRolesFile(opts.roles ?? DEFAULT_ROLES, { path: 'roles.sql', random: new SeededRandom(7) });

@@ -6,7 +6,7 @@ import { match } from 'ts-pattern';
 import { PgError } from '../errors.js';
 import type { Backend } from '../server/backend.js';
 import { ProcExit } from '../server/exits.js';
-import { checkHba, type HbaLine } from '../hba/index.js';
+import { checkHba, hbaMatchDetail, type HbaLine } from '../hba/index.js';
 import { snapshotPort } from '../port.js';
 import { STATUS_EOF, STATUS_OK, statusName, type Status } from '../hooks/status.js';
 import { checkPasswordAuth, checkPWChallengeAuth } from './password-auth.js';
@@ -48,7 +48,7 @@ export async function clientAuthentication(be: Backend): Promise<void> {
     });
   }
   const hba = line as HbaLine;
-  port.hba = { line_number: hba.lineNumber, raw_line: hba.rawLine, auth_method: hba.method };
+  port.hba = { source_file: hba.sourceFile, line_number: hba.lineNumber, raw_line: hba.rawLine, auth_method: hba.method };
   be.emit({ type: 'hba-matched', lineNumber: hba.lineNumber, rawLine: hba.rawLine, method: hba.method });
   be.checkForInterrupts();
 
@@ -97,7 +97,7 @@ export async function clientAuthentication(be: Backend): Promise<void> {
 
   // 17 logs trust (and any method that never set an identity) here, since set_authn_id() did not.
   if (be.settings.serverMajor >= 17 && result.status === STATUS_OK && be.port.authn_id === null) {
-    be.emit({ type: 'authenticated', identity: port.user_name, method: hba.method, hbaFile: hbaSourceFile(be, hba), lineNumber: hba.lineNumber, form: 'user' });
+    be.emit({ type: 'authenticated', identity: port.user_name, method: hba.method, hbaFile: hba.sourceFile, lineNumber: hba.lineNumber, form: 'user' });
   }
 
   await callHook(be, result.status);
@@ -151,9 +151,7 @@ function authFailed(be: Backend, hba: HbaLine, result: AuthResult): never {
     .with('cert', () => [`certificate authentication failed for user "${user}"`, '28000'])
     .with('radius', () => [`RADIUS authentication failed for user "${user}"`, '28000'])
     .otherwise(() => [`authentication failed for user "${user}": invalid authentication method`, '28000']);
-  const matched = be.settings.serverMajor >= 16
-    ? `Connection matched file "${hbaSourceFile(be, hba)}" line ${hba.lineNumber}: "${hba.rawLine}"`
-    : `Connection matched pg_hba.conf line ${hba.lineNumber}: "${hba.rawLine}"`;
+  const matched = hbaMatchDetail(hba, be.settings.serverMajor);
   throw new PgError({
     severity: 'FATAL', sqlstate, message,
     detailLog: result.logdetail ? `${result.logdetail}\n${matched}` : matched,
@@ -162,7 +160,3 @@ function authFailed(be: Backend, hba: HbaLine, result: AuthResult): never {
 }
 
 
-/** The file a line came from: pg_hba.conf itself, or (16+) a file it included. */
-function hbaSourceFile(be: Backend, hba: HbaLine): string {
-  return (hba as HbaLine & { sourceFile?: string }).sourceFile ?? be.settings.hbaPath;
-}

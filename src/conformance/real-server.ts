@@ -42,6 +42,10 @@ export interface PgInstallation {
   libpqDir: string;
   /** Where that version keeps extension modules such as auth_delay.so. */
   pkglibDir: string;
+  /** The psql the harness runs setup SQL with; default PSQL (Debian's 15). */
+  psql?: string;
+  /** That installation's pg_config, when it has one. */
+  pgConfig?: string;
 }
 
 /** Where the binaries of `major` live; throws if that version is not installed. */
@@ -69,10 +73,53 @@ export function locatePostgres(major: PgMajor): PgInstallation {
   return { major, binDir: path.join(native, 'bin'), serverLibDir: lib, libpqDir: lib, pkglibDir: path.join(lib, 'postgresql') };
 }
 
+/**
+ * A PostgreSQL installation of the user's own: a bin directory holding
+ * postgres, initdb and pg_ctl (psql and pg_config if present are used too).
+ * The major comes from `postgres --version` and must be 15 to 18. Servers
+ * whose libraries sit beside the bin directory (../lib, as in relocatable
+ * builds) get that as LD_LIBRARY_PATH when they do not run without it.
+ */
+export function locatePostgresIn(binDir: string): PgInstallation {
+  const dir = path.resolve(binDir);
+  for (const tool of ['postgres', 'initdb', 'pg_ctl']) {
+    if (!existsSync(path.join(dir, tool))) throw new Error(`${path.join(dir, tool)} not found: --pg-bin must name a PostgreSQL bin directory`);
+  }
+  const besideLib = path.resolve(dir, '..', 'lib');
+  const versionOf = (env: NodeJS.ProcessEnv) => execFileSync(path.join(dir, 'postgres'), ['--version'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let serverLibDir: string | null = null;
+  let version: string;
+  try {
+    version = versionOf({ PATH: '/usr/bin:/bin', LC_ALL: 'C' });
+  } catch {
+    serverLibDir = besideLib;
+    version = versionOf({ PATH: '/usr/bin:/bin', LC_ALL: 'C', LD_LIBRARY_PATH: besideLib });
+  }
+  const major = Number(/\(PostgreSQL\) (\d+)/.exec(version)?.[1]);
+  if (major !== 15 && major !== 16 && major !== 17 && major !== 18) {
+    throw new Error(`${path.join(dir, 'postgres')} is "${version.trim()}": pg-authsim compares with PostgreSQL 15 to 18 only`);
+  }
+  const pgConfig = path.join(dir, 'pg_config');
+  const hasConfig = existsSync(pgConfig);
+  const config = (flag: string) => execFileSync(pgConfig, [flag], { encoding: 'utf8' }).trim();
+  const psql = path.join(dir, 'psql');
+  return {
+    major,
+    binDir: dir,
+    serverLibDir,
+    libpqDir: hasConfig ? config('--libdir') : besideLib,
+    pkglibDir: hasConfig ? config('--pkglibdir') : path.join(besideLib, 'postgresql'),
+    ...(existsSync(psql) ? { psql } : {}),
+    ...(hasConfig ? { pgConfig } : {}),
+  };
+}
+
 export type ConfValue = string | number | boolean;
 
 export interface RealPostgresOptions {
   major: PgMajor;
+  /** A bin directory of the user's own (see locatePostgresIn); its major must equal `major`. Default: the built-in 15-18. */
+  binDir?: string;
   /**
    * postgresql.conf additions: text in the file's own syntax, or name → value
    * (strings are quoted for you, booleans become on/off). The harness's own
@@ -261,7 +308,8 @@ export class RealPostgres {
 
   static async start(opts: RealPostgresOptions): Promise<RealPostgres> {
     const t0 = performance.now();
-    const install = locatePostgres(opts.major);
+    const install = opts.binDir === undefined ? locatePostgres(opts.major) : locatePostgresIn(opts.binDir);
+    if (install.major !== opts.major) throw new Error(`${install.binDir} holds PostgreSQL ${install.major}, not ${opts.major}`);
     postgresUser(); // fail early, before any temp dir, if there is no postgres OS user
     if (process.getuid?.() !== 0) throw new Error('RealPostgres must run as root: it runs the server as the postgres OS user through runuser');
     installExitHooks();
@@ -390,9 +438,10 @@ export class RealPostgres {
 
   private async psqlSuperuser(args: string[]): Promise<string> {
     try {
-      const { stdout } = await run(PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', this.socketDir, '-p', String(this.port),
+      const { stdout } = await run(this.install.psql ?? PSQL, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', this.socketDir, '-p', String(this.port),
         '-U', BOOTSTRAP_USER, '-d', 'postgres', ...args], {
-        env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: this.workDir, PGPASSFILE: path.join(this.workDir, 'no-passfile') },
+        env: { PATH: '/usr/bin:/bin', LC_ALL: 'C', HOME: this.workDir, PGPASSFILE: path.join(this.workDir, 'no-passfile'),
+          ...(this.install.psql ? { LD_LIBRARY_PATH: this.libpqDir } : {}) },
         timeout: 60_000,
       });
       return stdout;

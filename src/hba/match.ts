@@ -1,10 +1,12 @@
 /**
- * pg_hba.conf matching, following PostgreSQL 15's hba.c (check_hba, check_db, check_role,
- * is_member, check_ip, check_hostname, check_same_host_or_net). First matching line wins.
+ * pg_hba.conf matching, following hba.c (check_hba, check_db, check_role, is_member, check_ip,
+ * check_hostname, check_same_host_or_net). First matching line wins. Lines parsed with 16+
+ * rules carry compiled `/regex` tokens, which match after the keywords and before exact names.
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { AuthToken } from './tokenize.js';
+import { hbaVersionRules } from './build.js';
 import type { HbaLine } from './parse.js';
 import {
   clientAddress, EAI_NONAME_TEXT, formatAddress, inRange, parseStrictAddress, sameAddress, cidrMask,
@@ -153,19 +155,38 @@ function checkDb(conn: HbaConnection, tokens: readonly AuthToken[], isMember: (r
       if (isMember(conn.database)) return true;
     } else if (isKeyword(t, 'replication')) {
       continue;
+    } else if (t.regex !== undefined) {
+      if (t.regex.test(conn.database)) return true;
     } else if (t.string === conn.database) return true;
   }
   return false;
 }
 
-/** check_role: `+group` (unquoted) is membership, unquoted `all` anything, the rest exact names. */
+/**
+ * check_role: `+group` (unquoted) is membership, unquoted `all` anything, a 16+ `/regex`
+ * (quoted or not) a pattern, the rest exact names.
+ */
 function checkRole(user: string, tokens: readonly AuthToken[], isMember: (role: string) => boolean): boolean {
   for (const t of tokens) {
     if (!t.quoted && t.string.startsWith('+')) {
       if (isMember(t.string.slice(1))) return true;
-    } else if (t.string === user || isKeyword(t, 'all')) return true;
+    } else if (isKeyword(t, 'all')) return true;
+    else if (t.regex !== undefined) {
+      if (t.regex.test(user)) return true;
+    } else if (t.string === user) return true;
   }
   return false;
+}
+
+/**
+ * The line auth.c's auth_failed() adds to the log-only DETAIL: 15 says
+ * `Connection matched pg_hba.conf line N: "…"`, 16+ names the file the line was read from
+ * (an included file's own path when it came through include/include_dir).
+ */
+export function hbaMatchDetail(line: Pick<HbaLine, 'sourceFile' | 'lineNumber' | 'rawLine'>, serverVersion: number): string {
+  return hbaVersionRules(serverVersion).namesFile
+    ? `Connection matched file "${line.sourceFile}" line ${line.lineNumber}: "${line.rawLine}"`
+    : `Connection matched pg_hba.conf line ${line.lineNumber}: "${line.rawLine}"`;
 }
 
 /** check_same_host_or_net: samehost compares with each address exactly, samenet with its netmask. */

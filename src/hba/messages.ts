@@ -10,10 +10,16 @@ export interface HbaLoadMessage {
   sqlstate: string;
   message: string;
   hint?: string;
-  /** `line N of configuration file "<path>"`; absent for tokenizer and @file messages (PG15). */
+  /**
+   * `line N of configuration file "<path>"`; absent for tokenizer and @file messages (PG15).
+   * 16+ tokenizer messages name every file being read, innermost first, one per line
+   * (separated by `\n`, as in PG's ErrorData; the log indents the continuation lines).
+   */
   context?: string;
-  /** The pg_hba.conf line the message is about, when PG attaches one. */
+  /** The line the message is about, when PG attaches one. */
   lineNumber?: number;
+  /** 16+: the file holding `lineNumber` (pg_hba.conf or an included file). */
+  fileName?: string;
 }
 
 /** Render as the server log shows it with log_line_prefix='' (message, HINT, CONTEXT, in that order). */
@@ -21,7 +27,8 @@ export function formatLogMessage(m: HbaLoadMessage, opts: { verbose?: boolean } 
   const code = opts.verbose ? `${m.sqlstate}: ` : '';
   let out = `${m.severity}:  ${code}${m.message}`;
   if (m.hint !== undefined) out += `\nHINT:  ${m.hint}`;
-  if (m.context !== undefined) out += `\nCONTEXT:  ${m.context}`;
+  // The log writes continuation lines of a field with a leading tab.
+  if (m.context !== undefined) out += `\nCONTEXT:  ${m.context.replace(/\n/g, '\n\t')}`;
   return out;
 }
 

@@ -1,24 +1,28 @@
 /**
- * pg_hba.conf line parser, following PostgreSQL 15's hba.c (parse_hba_line, parse_hba_auth_opt,
- * load_hba). Every message text, hint and the order of the checks match PG15: a line reports
- * only its first error, but every line is parsed, so the load reports all bad lines.
+ * pg_hba.conf line parser, following hba.c (parse_hba_line, parse_hba_auth_opt, load_hba) of
+ * PostgreSQL 15, and of 16, 17 and 18 where they differ (see HbaVersionRules). Every message
+ * text, hint and the order of the checks match the real servers: a line reports only its first
+ * error, but every line is parsed, so the load reports all bad lines.
  */
 import { networkInterfaces } from 'node:os';
 import { fatal, type PgError } from '../errors.js';
-import { assertSupportedVersion, DEBIAN_PG15_BUILD, type HbaBuildFeatures } from './build.js';
+import { DEBIAN_PG15_BUILD, hbaVersionRules, type HbaBuildFeatures, type HbaVersionRules } from './build.js';
 import { cidrMask, EAI_NONAME_TEXT, parseNumericHost, strtolWhole, type AddressFamily } from './inet.js';
 import { parseLdapUrl, type LdapScope } from './ldapurl.js';
 import { CONFIG_FILE_ERROR, fileAccessError, lineContext, type HbaLoadMessage } from './messages.js';
+import { compileAuthRegex } from './regex.js';
 import {
-  defaultReadFile, HbaFatalError, tokenizeAuthFile,
-  type AuthToken, type ReadFileFn, type TokenizedAuthLine,
+  canonicalizePath, defaultReadDir, defaultReadFile, HbaFatalError, tokenizeAuthFile,
+  type AuthToken, type ReadDirFn, type ReadFileFn, type TokenizedAuthLine,
 } from './tokenize.js';
 
 export type ConnType = 'local' | 'host' | 'hostssl' | 'hostnossl' | 'hostgssenc' | 'hostnogssenc';
 
 export type AuthMethod =
   | 'trust' | 'reject' | 'scram-sha-256' | 'md5' | 'password' | 'cert' | 'gss' | 'sspi'
-  | 'ident' | 'peer' | 'ldap' | 'radius' | 'pam' | 'bsd';
+  | 'ident' | 'peer' | 'ldap' | 'radius' | 'pam' | 'bsd'
+  /** 18 only; parsed, not simulated. */
+  | 'oauth';
 
 export type HbaAddress =
   | { kind: 'all' }
@@ -59,10 +63,22 @@ export interface HbaOptions {
   radiusSecrets?: string[];
   radiusPorts?: string[];
   radiusIdentifiers?: string[];
+  /** 18 `oauth` options. */
+  oauthIssuer?: string;
+  oauthScope?: string;
+  /** As written, or the only entry of oauth_validator_libraries when the line names none. */
+  oauthValidator?: string;
+  /** delegate_ident_mapping=1. */
+  oauthSkipUsermap: boolean;
 }
 
 export interface HbaLine {
-  /** First physical line of the rule. */
+  /**
+   * Absolute path of the file the rule was read from: pg_hba.conf itself, or (16+) the included
+   * file. 16+ names it in `Connection matched file "…" line N: "…"` (see hbaMatchDetail).
+   */
+  sourceFile: string;
+  /** First physical line of the rule, in sourceFile. */
   lineNumber: number;
   /** Joined text as PG stores it; used in `Connection matched pg_hba.conf line N: "…"`. */
   rawLine: string;
@@ -80,12 +96,16 @@ export interface ParseHbaOptions {
   path: string;
   /** The `ssl` setting. With ssl off, `hostssl` lines only draw a warning. */
   sslEnabled: boolean;
-  /** Server major version; only 15 is implemented. */
+  /** Server major version, 15 (default) to 18. */
   serverVersion?: number;
   readFile?: ReadFileFn;
+  /** Directory listing for `include_dir` (16+). Default: the real file system. */
+  readDir?: ReadDirFn;
   build?: Partial<HbaBuildFeatures>;
-  /** The `db_user_namespace` setting (md5 is then refused). */
+  /** The `db_user_namespace` setting (md5 is then refused). Ignored from 17, which removed it. */
   dbUserNamespace?: boolean;
+  /** 18: the `oauth_validator_libraries` setting, as written (default empty). */
+  oauthValidatorLibraries?: string;
   /**
    * Name lookup for `radiusservers` entries: return null when the name resolves, or the
    * gai_strerror text. The default has no DNS: it fails only the empty name (EAI_NONAME, as
@@ -100,6 +120,9 @@ export interface ParseHbaOptions {
 export interface HbaParseResult {
   /** True when PG would accept the file (no errors and at least one rule). */
   ok: boolean;
+  /** What was loaded: the path of pg_hba.conf and the server version whose rules applied. */
+  path: string;
+  serverVersion: number;
   lines: HbaLine[];
   /** Messages that make the load fail. */
   errors: HbaLoadMessage[];
@@ -112,7 +135,7 @@ export interface HbaParseResult {
 }
 
 const AUTH_METHODS: readonly AuthMethod[] = [
-  'trust', 'ident', 'peer', 'password', 'gss', 'sspi', 'reject', 'md5', 'scram-sha-256', 'pam', 'bsd', 'ldap', 'cert', 'radius',
+  'trust', 'ident', 'peer', 'password', 'gss', 'sspi', 'reject', 'md5', 'scram-sha-256', 'pam', 'bsd', 'ldap', 'cert', 'radius', 'oauth',
 ];
 
 const CONN_TYPES: readonly ConnType[] = ['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc'];
@@ -132,6 +155,8 @@ function methodSupported(m: AuthMethod, b: HbaBuildFeatures): boolean {
 
 interface LineEnv {
   path: string;
+  rules: HbaVersionRules;
+  oauthValidatorLibraries: string;
   ssl: boolean;
   build: HbaBuildFeatures;
   dbUserNamespace: boolean;
@@ -153,20 +178,23 @@ const defaultResolveHost = (name: string): string | null => (name === '' ? EAI_N
 
 /**
  * Parse a whole pg_hba.conf as load_hba() does. Never throws for bad content: all problems are
- * returned as messages. Throws RangeError for an unimplemented serverVersion.
+ * returned as messages. Throws RangeError for an unimplemented serverVersion, and (16+)
+ * AuthRegexUnsupportedError for a `/regex` PG accepts but pg-authsim cannot translate.
  */
 export function parseHbaFile(text: string | Uint8Array, opts: ParseHbaOptions): HbaParseResult {
-  assertSupportedVersion(opts.serverVersion ?? 15);
-  const result: HbaParseResult = { ok: true, lines: [], errors: [], warnings: [], messages: [] };
+  const rules = hbaVersionRules(opts.serverVersion ?? 15);
+  const result: HbaParseResult = { ok: true, path: opts.path, serverVersion: rules.version, lines: [], errors: [], warnings: [], messages: [] };
   const log = (m: HbaLoadMessage, failsLoad: boolean): void => {
     result.messages.push(m);
     (failsLoad ? result.errors : result.warnings).push(m);
   };
   const env: LineEnv = {
     path: opts.path,
+    rules,
+    oauthValidatorLibraries: opts.oauthValidatorLibraries ?? '',
     ssl: opts.sslEnabled,
     build: { ...DEBIAN_PG15_BUILD, ...opts.build },
-    dbUserNamespace: opts.dbUserNamespace ?? false,
+    dbUserNamespace: rules.dbUserNamespace && (opts.dbUserNamespace ?? false),
     resolveHost: opts.resolveHost ?? defaultResolveHost,
     interfaceNames: opts.interfaceNames ?? defaultInterfaceNames,
     log,
@@ -176,6 +204,8 @@ export function parseHbaFile(text: string | Uint8Array, opts: ParseHbaOptions): 
   try {
     tokLines = tokenizeAuthFile(text, opts.path, {
       readFile: opts.readFile ?? defaultReadFile,
+      readDir: opts.readDir ?? defaultReadDir,
+      serverVersion: rules.version,
       log,
       ...(opts.maxAllocatedDescs !== undefined ? { maxAllocatedDescs: opts.maxAllocatedDescs } : {}),
     });
@@ -211,9 +241,11 @@ export function parseHbaFile(text: string | Uint8Array, opts: ParseHbaOptions): 
 
 /**
  * Read pg_hba.conf itself through readFile, then parse it. A missing or unreadable file gives
- * `could not open configuration file "%s": %m`, which also fails the load.
+ * `could not open configuration file "%s": %m` (15) or `could not open file "%s": %m` (16+),
+ * which also fails the load.
  */
 export function loadHbaFile(opts: ParseHbaOptions): HbaParseResult {
+  const rules = hbaVersionRules(opts.serverVersion ?? 15);
   const read = opts.readFile ?? defaultReadFile;
   let content: string | Uint8Array | undefined;
   let failure: unknown;
@@ -225,43 +257,61 @@ export function loadHbaFile(opts: ParseHbaOptions): HbaParseResult {
   }
   if (failure !== undefined) {
     const fe = fileAccessError(failure);
-    const m: HbaLoadMessage = { severity: 'LOG', sqlstate: fe.sqlstate, message: `could not open configuration file "${opts.path}": ${fe.text}` };
-    return { ok: false, lines: [], errors: [m], warnings: [], messages: [m] };
+    const what = rules.includeDirectives ? 'file' : 'configuration file';
+    const m: HbaLoadMessage = { severity: 'LOG', sqlstate: fe.sqlstate, message: `could not open ${what} "${opts.path}": ${fe.text}` };
+    return { ok: false, path: opts.path, serverVersion: rules.version, lines: [], errors: [m], warnings: [], messages: [m] };
   }
   return parseHbaFile(content!, opts);
 }
 
 /**
  * What the postmaster does with a load result at startup: nothing (undefined) when it loaded,
- * otherwise the FATAL that stops it. PG15 wording; the message has no errcode, hence XX000.
+ * otherwise the FATAL that stops it, worded for the result's server version.
  */
 export function hbaStartupError(result: HbaParseResult): PgError | undefined {
   if (result.fatal) return fatal(result.fatal.sqlstate, result.fatal.message);
   if (result.ok) return undefined;
-  return fatal('XX000', 'could not load pg_hba.conf');
+  const m = hbaLoadFailureMessage(result.path, result.serverVersion, 'startup');
+  return fatal(m.sqlstate, m.message);
 }
 
-/** On SIGHUP a failed load keeps the old rules and logs this (PG15 wording). */
-export function hbaReloadFailureMessage(): HbaLoadMessage {
-  return { severity: 'LOG', sqlstate: '00000', message: 'pg_hba.conf was not reloaded' };
+/**
+ * What the postmaster logs when pg_hba.conf does not load: at startup the FATAL that stops it,
+ * on SIGHUP (old rules kept) a LOG. 15 says `could not load pg_hba.conf` / `pg_hba.conf was not
+ * reloaded`; 16+ puts the file's path in place of the name (checked on 16.14 and 18.4). The
+ * messages carry no errcode: XX000 for the FATAL, 00000 for the LOG.
+ */
+export function hbaLoadFailureMessage(path: string, serverVersion: number, phase: 'startup' | 'reload' = 'startup'): HbaLoadMessage {
+  const name = hbaVersionRules(serverVersion).namesFile ? path : 'pg_hba.conf';
+  return phase === 'startup'
+    ? { severity: 'FATAL', sqlstate: 'XX000', message: `could not load ${name}` }
+    : { severity: 'LOG', sqlstate: '00000', message: `${name} was not reloaded` };
+}
+
+/** On SIGHUP a failed load keeps the old rules and logs this (PG15 wording unless path and version say otherwise). */
+export function hbaReloadFailureMessage(path = 'pg_hba.conf', serverVersion = 15): HbaLoadMessage {
+  return hbaLoadFailureMessage(path, serverVersion, 'reload');
 }
 
 function newOptions(): HbaOptions {
   return {
     settings: [], clientname: 'CN', pamUseHostname: false, ldapTls: false,
-    includeRealm: false, compatRealm: false, upnUsername: false,
+    includeRealm: false, compatRealm: false, upnUsername: false, oauthSkipUsermap: false,
   };
 }
 
 /** parse_hba_line. Returns null when the line is rejected (its error is already logged). */
 function parseHbaLine(tl: TokenizedAuthLine, env: LineEnv): HbaLine | null {
-  const ctx = lineContext(tl.lineNumber, env.path);
+  // 15 has one file; 16+ names the file the line came from (and says which in fileName).
+  const file = env.rules.includeDirectives ? tl.fileName : env.path;
+  const ctx = lineContext(tl.lineNumber, file);
+  const where = env.rules.includeDirectives ? { lineNumber: tl.lineNumber, fileName: file } : { lineNumber: tl.lineNumber };
   const warn = (message: string, hint?: string): void => {
-    env.log({ severity: 'LOG', sqlstate: CONFIG_FILE_ERROR, message, context: ctx, lineNumber: tl.lineNumber, ...(hint !== undefined ? { hint } : {}) }, false);
+    env.log({ severity: 'LOG', sqlstate: CONFIG_FILE_ERROR, message, context: ctx, ...where, ...(hint !== undefined ? { hint } : {}) }, false);
   };
-  const reject = (message: string, hint?: string, withContext = true): never => {
+  const reject = (message: string, hint?: string, withContext = true, sqlstate = CONFIG_FILE_ERROR): never => {
     env.log({
-      severity: 'LOG', sqlstate: CONFIG_FILE_ERROR, message, lineNumber: tl.lineNumber,
+      severity: 'LOG', sqlstate, message, ...where,
       ...(hint !== undefined ? { hint } : {}), ...(withContext ? { context: ctx } : {}),
     }, true);
     throw new LineRejected(message);
@@ -275,7 +325,20 @@ function parseHbaLine(tl: TokenizedAuthLine, env: LineEnv): HbaLine | null {
 }
 
 type Warn = (message: string, hint?: string) => void;
-type Reject = (message: string, hint?: string, withContext?: boolean) => never;
+type Reject = (message: string, hint?: string, withContext?: boolean, sqlstate?: string) => never;
+
+/** 16+ regcomp_auth_token: a token starting with `/` (quoted or not) is compiled as a regular expression. */
+function compileTokens(tokens: AuthToken[], env: LineEnv, reject: Reject): AuthToken[] {
+  return tokens.map((t) => {
+    const copy: AuthToken = { ...t };
+    if (!env.rules.regexTokens || !t.string.startsWith('/')) return copy;
+    const r = compileAuthRegex(t.string.slice(1));
+    // ERRCODE_INVALID_REGULAR_EXPRESSION.
+    if (!r.ok) reject(`invalid regular expression "${t.string.slice(1)}": ${r.error}`, undefined, true, '2201B');
+    else copy.regex = r.regex;
+    return copy;
+  });
+}
 
 function parseLine(tl: TokenizedAuthLine, env: LineEnv, warn: Warn, reject: Reject): HbaLine {
   const fields = tl.fields;
@@ -291,7 +354,7 @@ function parseLine(tl: TokenizedAuthLine, env: LineEnv, warn: Warn, reject: Reje
   if (connType === 'hostssl') {
     // Only logged: the line is kept and simply never matches.
     if (!env.build.ssl) warn('hostssl record cannot match because SSL is not supported by this build');
-    else if (!env.ssl) warn('hostssl record cannot match because SSL is disabled', 'Set ssl = on in postgresql.conf.');
+    else if (!env.ssl) warn('hostssl record cannot match because SSL is disabled', env.rules.sslOffHint);
   }
   if (connType === 'hostgssenc' && !env.build.gssapi) {
     warn('hostgssenc record cannot match because GSSAPI is not supported by this build');
@@ -300,12 +363,12 @@ function parseLine(tl: TokenizedAuthLine, env: LineEnv, warn: Warn, reject: Reje
   // DATABASE
   fi++;
   if (fi >= fields.length) reject('end-of-line before database specification');
-  const databases = fields[fi]!.map((t) => ({ ...t }));
+  const databases = compileTokens(fields[fi]!, env, reject);
 
   // USER
   fi++;
   if (fi >= fields.length) reject('end-of-line before role specification');
-  const roles = fields[fi]!.map((t) => ({ ...t }));
+  const roles = compileTokens(fields[fi]!, env, reject);
 
   // ADDRESS [MASK]
   let address: HbaAddress | undefined;
@@ -354,7 +417,9 @@ function parseLine(tl: TokenizedAuthLine, env: LineEnv, warn: Warn, reject: Reje
   const methodTokens = fields[fi]!;
   if (methodTokens.length > 1) reject('multiple values specified for authentication type', 'Specify exactly one authentication type per line.');
   const methodName = methodTokens[0]!.string;
-  if (!(AUTH_METHODS as readonly string[]).includes(methodName)) reject(`invalid authentication method "${methodName}"`);
+  if (!(AUTH_METHODS as readonly string[]).includes(methodName) || (methodName === 'oauth' && !env.rules.oauth)) {
+    reject(`invalid authentication method "${methodName}"`);
+  }
   let method = methodName as AuthMethod;
   if (method === 'md5' && env.dbUserNamespace) {
     reject('MD5 authentication is not supported when "db_user_namespace" is enabled');
@@ -368,7 +433,7 @@ function parseLine(tl: TokenizedAuthLine, env: LineEnv, warn: Warn, reject: Reje
   if (connType !== 'hostssl' && method === 'cert') reject('cert authentication is only supported on hostssl connections');
 
   const line: HbaLine = {
-    lineNumber: tl.lineNumber, rawLine: tl.rawLine, connType, databases, roles, method, options: newOptions(),
+    sourceFile: tl.fileName, lineNumber: tl.lineNumber, rawLine: tl.rawLine, connType, databases, roles, method, options: newOptions(),
     ...(address !== undefined ? { address } : {}),
   };
   const o = line.options;
@@ -412,7 +477,7 @@ function parseAuthOption(name: string, val: string, line: HbaLine, env: LineEnv,
 
   switch (name) {
     case 'map':
-      if (!['ident', 'peer', 'gss', 'sspi', 'cert'].includes(m)) invalidFor('ident, peer, gssapi, sspi, and cert');
+      if (!['ident', 'peer', 'gss', 'sspi', 'cert', 'oauth'].includes(m)) invalidFor(env.rules.mapMethods);
       o.map = val;
       return;
     case 'clientcert':
@@ -522,6 +587,16 @@ function parseAuthOption(name: string, val: string, line: HbaLine, env: LineEnv,
     default:
       break;
   }
+  if (env.rules.oauth) {
+    switch (name) {
+      case 'issuer': requireMethod('oauth'); o.oauthIssuer = val; return;
+      case 'scope': requireMethod('oauth'); o.oauthScope = val; return;
+      case 'validator': requireMethod('oauth'); o.oauthValidator = val; return;
+      // Only "1" means true (observed: delegate_ident_mapping=yes leaves map usable).
+      case 'delegate_ident_mapping': requireMethod('oauth'); o.oauthSkipUsermap = val === '1'; return;
+      default: break;
+    }
+  }
   if ((LDAP_ONLY as readonly string[]).includes(name)) {
     requireMethod('ldap');
     switch (name as (typeof LDAP_ONLY)[number]) {
@@ -551,7 +626,7 @@ function checkMandatoryOptions(line: HbaLine, env: LineEnv, reject: Reject): voi
     if (o.ldapPrefix !== undefined || o.ldapSuffix !== undefined) {
       if (o.ldapBaseDn !== undefined || o.ldapBindDn !== undefined || o.ldapBindPasswd !== undefined
         || o.ldapSearchAttribute !== undefined || o.ldapSearchFilter !== undefined) {
-        reject('cannot use ldapbasedn, ldapbinddn, ldapbindpasswd, ldapsearchattribute, ldapsearchfilter, or ldapurl together with ldapprefix');
+        reject(env.rules.ldapMixMessage);
       }
     } else if (o.ldapBaseDn === undefined) {
       reject('authentication method "ldap" requires argument "ldapbasedn", "ldapprefix", or "ldapsuffix" to be set');
@@ -577,6 +652,83 @@ function checkMandatoryOptions(line: HbaLine, env: LineEnv, reject: Reject): voi
     if (!(idents.length === 0 || idents.length === 1 || idents.length === servers.length)) {
       reject(`the number of RADIUS identifiers (${idents.length}) must be 1 or the same as the number of RADIUS servers (${servers.length})`);
     }
+  }
+  if (line.method === 'oauth') {
+    // Order observed on 18.4: scope, issuer, the validator library, then map vs delegation.
+    if (o.oauthScope === undefined) reject('authentication method "oauth" requires argument "scope" to be set');
+    if (o.oauthIssuer === undefined) reject('authentication method "oauth" requires argument "issuer" to be set');
+    checkOauthValidator(line, env, reject);
+    if (o.oauthSkipUsermap && o.map !== undefined) reject('map cannot be used in combination with delegate_ident_mapping');
+  }
+}
+
+/**
+ * check_oauth_validator (18): the line's validator must be one of oauth_validator_libraries;
+ * a line naming none takes the only entry, and with several entries it must name one.
+ */
+function checkOauthValidator(line: HbaLine, env: LineEnv, reject: Reject): void {
+  const raw = env.oauthValidatorLibraries;
+  if (raw === '') reject('oauth_validator_libraries must be set for authentication method oauth');
+  const libs = splitDirectoriesString(raw);
+  if (libs === null) {
+    // Logged without CONTEXT in the 18 source.
+    reject('invalid list syntax in parameter "oauth_validator_libraries"', undefined, false);
+  }
+  const o = line.options;
+  if (o.oauthValidator === undefined) {
+    if (libs!.length === 1) {
+      o.oauthValidator = libs![0]!;
+      return;
+    }
+    reject('authentication method "oauth" requires argument "validator" to be set when oauth_validator_libraries contains multiple options');
+  }
+  // ERRCODE_INVALID_PARAMETER_VALUE; the line's name is compared as written, the list's canonicalized.
+  if (!libs!.includes(o.oauthValidator!)) {
+    reject(`validator "${o.oauthValidator}" is not permitted by oauth_validator_libraries`, undefined, true, '22023');
+  }
+}
+
+/**
+ * SplitDirectoriesString(value, ','): like SplitGUCList, but each entry is a path that gets
+ * canonicalized and an unquoted entry may contain blanks inside it. Null on a syntax error.
+ */
+export function splitDirectoriesString(raw: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  while (isScannerSpace(raw[i])) i++;
+  if (i >= raw.length) return out;
+  for (;;) {
+    let name: string;
+    if (raw[i] === '"') {
+      name = '';
+      i++;
+      for (;;) {
+        const close = raw.indexOf('"', i);
+        if (close === -1) return null;
+        name += raw.slice(i, close);
+        if (raw[close + 1] === '"') {
+          name += '"';
+          i = close + 2;
+          continue;
+        }
+        i = close + 1;
+        break;
+      }
+    } else {
+      const start = i;
+      while (i < raw.length && raw[i] !== ',') i++;
+      name = raw.slice(start, i).replace(/[ \t\n\r\f\v]+$/, '');
+      if (name === '') return null;
+    }
+    while (isScannerSpace(raw[i])) i++;
+    out.push(canonicalizePath(name));
+    if (raw[i] === ',') {
+      i++;
+      while (isScannerSpace(raw[i])) i++;
+      continue;
+    }
+    if (i >= raw.length) return out;
+    return null;
   }
 }
 

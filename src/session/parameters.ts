@@ -29,10 +29,17 @@ const KNOWN_SESSION_GUCS = new Set([
   'backslash_quote', 'escape_string_warning', 'quote_all_identifiers', 'enable_seqscan', 'log_statement',
 ]);
 
+/** Encoding names as clean_encoding_name() leaves them (letters and digits only, lower case) → the canonical name. */
 const ENCODINGS: Record<string, string> = {
-  utf8: 'UTF8', 'utf-8': 'UTF8', unicode: 'UTF8', sql_ascii: 'SQL_ASCII', latin1: 'LATIN1', 'iso-8859-1': 'LATIN1',
-  iso88591: 'LATIN1', latin9: 'LATIN9', win1252: 'WIN1252', euc_jp: 'EUC_JP', sjis: 'SJIS', gbk: 'GBK', big5: 'BIG5',
+  utf8: 'UTF8', unicode: 'UTF8', sqlascii: 'SQL_ASCII', latin1: 'LATIN1', iso88591: 'LATIN1', latin9: 'LATIN9',
+  iso885915: 'LATIN9', win1252: 'WIN1252', windows1252: 'WIN1252', eucjp: 'EUC_JP', sjis: 'SJIS', shiftjis: 'SJIS',
+  gbk: 'GBK', big5: 'BIG5', euckr: 'EUC_KR', koi8r: 'KOI8R', win1251: 'WIN1251',
 };
+
+/** clean_encoding_name(): drop everything but letters and digits, fold to lower case ("'utf-8'" → "utf8"). */
+function cleanEncodingName(v: string): string {
+  return v.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
 
 /** process_startup_options(): the `options` switches first, then the packet's other parameters. */
 export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null, major: PgMajor = 15): SessionGucs {
@@ -48,7 +55,7 @@ export function applyStartupGucs(options: ReadonlyArray<readonly [string, string
       // check_application_name keeps printable ASCII only, so ParameterStatus reports the cleaned value too.
       case 'application_name': s.application_name = cleanAscii(Buffer.from(value, 'utf8'), major); break;
       case 'client_encoding': {
-        const enc = ENCODINGS[value.toLowerCase().replace(/\s/g, '')];
+        const enc = ENCODINGS[cleanEncodingName(value)];
         if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 12085, routine: 'call_string_check_hook' });
         s.client_encoding = enc;
         break;

@@ -1,0 +1,146 @@
+/**
+ * One driver connection's byte stream: frames in (through the server's own MessageReader, so
+ * the socket can be handed to TLS with nothing lost), frames out, the switch to TLS, and the
+ * three ways a driver lets go of a socket (Terminate then FIN, FIN only, reset).
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { MessageReader } from '../../wire/reader.js';
+import { decodeBackend, encodeFrontend, WireDecodeError, type FramedBackendMessage, type FrontendMessage } from '../../wire/codec.js';
+
+export type Incoming =
+  | { kind: 'message'; msg: FramedBackendMessage }
+  /** The server closed (or reset) the socket. */
+  | { kind: 'eof' }
+  /** Bytes no PostgreSQL server would send. */
+  | { kind: 'garbage'; reason: string };
+
+export type TlsResult =
+  | { ok: true; peerCertificate: Buffer | null }
+  /** `error` is the Error node:tls raised (message and code are what a Node driver reports). */
+  | { ok: false; error: Error & { code?: string } };
+
+export class DriverSocket {
+  private reader: MessageReader;
+  private stream: Duplex;
+  private tlsSocket: tls.TLSSocket | null = null;
+  /** The server's certificate (DER) once TLS is up: tls-server-end-point input. */
+  peerCertificate: Buffer | null = null;
+
+  constructor(raw: Duplex) {
+    this.stream = raw;
+    this.reader = new MessageReader(raw);
+    // Failures surface as EOF on reads.
+    raw.on('error', () => {});
+  }
+
+  get sslInUse(): boolean {
+    return this.tlsSocket !== null;
+  }
+
+  /** The one-byte answer to SSLRequest, or null when the server closed first. */
+  readByte(): Promise<number | null> {
+    return this.reader.readByte();
+  }
+
+  /** Drop whatever already arrived (a driver that looks at the first byte of a chunk and throws the chunk away). */
+  discardBuffered(): void {
+    this.reader.detach();
+    this.reader.attach(this.stream);
+  }
+
+  async read(): Promise<Incoming> {
+    const type = await this.reader.readByte();
+    if (type === null) return { kind: 'eof' };
+    const len = await this.reader.readBytes(4);
+    if (len.length < 4) return { kind: 'eof' };
+    const length = len.readInt32BE(0);
+    if (length < 4) return { kind: 'garbage', reason: `invalid message length ${length}` };
+    const body = await this.reader.readBytes(length - 4);
+    if (body.length < length - 4) return { kind: 'eof' };
+    try {
+      return { kind: 'message', msg: decodeBackend(type, body) };
+    } catch (err) {
+      if (err instanceof WireDecodeError) return { kind: 'garbage', reason: err.message };
+      throw err;
+    }
+  }
+
+  send(...msgs: FrontendMessage[]): void {
+    if (this.stream.destroyed || this.stream.writableEnded) return;
+    for (const m of msgs) this.stream.write(encodeFrontend(m));
+  }
+
+  /** TLS on the socket that got 'S' (or straight away, for direct negotiation). */
+  startTls(options: tls.ConnectionOptions): Promise<TlsResult> {
+    const leftover = this.reader.detach();
+    const raw = this.stream;
+    // Anything the server sent after its 'S' belongs to the TLS layer.
+    if (leftover.length > 0) raw.unshift(leftover);
+    return new Promise((resolve) => {
+      const socket = tls.connect({ ...options, socket: raw as net.Socket });
+      let settled = false;
+      const done = (r: TlsResult) => {
+        if (settled) return;
+        settled = true;
+        socket.off('secureConnect', onSecure);
+        socket.off('error', onError);
+        socket.off('close', onClose);
+        if (r.ok) {
+          this.tlsSocket = socket;
+          this.peerCertificate = r.peerCertificate;
+          this.stream = socket;
+          this.reader = new MessageReader(socket);
+          socket.on('error', () => {});
+        } else {
+          socket.on('error', () => {});
+          socket.destroy();
+          raw.destroy();
+        }
+        resolve(r);
+      };
+      const onSecure = () => {
+        const der = socket.getPeerCertificate(true)?.raw;
+        done({ ok: true, peerCertificate: der ?? null });
+      };
+      const onError = (error: Error) => done({ ok: false, error });
+      const onClose = () => {
+        const error = Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' });
+        done({ ok: false, error });
+      };
+      socket.once('secureConnect', onSecure);
+      socket.once('error', onError);
+      socket.once('close', onClose);
+    });
+  }
+
+  /** The driver's goodbye on an open session: Terminate, then FIN. */
+  terminate(): Promise<void> {
+    this.send({ type: 'Terminate' });
+    return this.end();
+  }
+
+  /** FIN after whatever was written; resolves once the socket is gone. */
+  end(): Promise<void> {
+    const s = this.stream;
+    this.reader.close();
+    return new Promise((resolve) => {
+      if (s.destroyed) return resolve();
+      const finish = () => {
+        s.destroy();
+        resolve();
+      };
+      s.once('close', () => resolve());
+      s.once('error', finish);
+      if (s.writableEnded) return finish();
+      s.end(finish);
+    });
+  }
+
+  /** A reset: the process died or the driver destroyed the socket. */
+  destroy(): void {
+    this.reader.close();
+    this.stream.destroy();
+  }
+}

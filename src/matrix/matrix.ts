@@ -14,6 +14,8 @@ import type { ServerEvent } from '../events.js';
 import type { PgServer } from '../server/server.js';
 import { runPsql } from '../clients/psql.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
+import { EMBEDDED_POSTGRES_BUILD } from '../clients/libpq/connect.js';
+import { psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION } from '../clients/psycopg.js';
 import type { SslMode } from '../clients/conninfo.js';
 
 export const SSLMODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -27,8 +29,12 @@ export interface MatrixClient {
   login(p: { server: PgServer; clock: VirtualClock; seed: number; user: string; password: string | null; sslmode: SslMode; sslrootcert: string | null }): Promise<{ ok: boolean; message: string }>;
 }
 
-/** psql 15 (libpq 15's retry rules) with -w, as scripts run it; "none" means no password anywhere. */
-export function psqlClient(version: 15 | 16 = 15): MatrixClient {
+/**
+ * psql 15 with -w, as scripts run it; "none" means no password anywhere. 15 is Debian's
+ * libpq; 16, 17 and 18 are the libpq.so.5 of the @embedded-postgres packages that psql
+ * was measured with (LD_LIBRARY_PATH), built without GSSAPI.
+ */
+export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
   return {
     name: version === 15 ? 'psql' : `psql-libpq${version}`,
     describe: `psql 15 with libpq ${version} (model)`,
@@ -36,9 +42,34 @@ export function psqlClient(version: 15 | 16 = 15): MatrixClient {
       const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}`;
       const r = await runPsql({ dbname: conninfo, noPassword: true, command: 'select 1' }, {
         transport: inProcessTransport(server), clock, random: new SeededRandom(seed), version,
+        ...(version >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}),
         environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
       });
       return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trimEnd() };
+    },
+  };
+}
+
+/**
+ * psycopg 3 (psycopg-binary, its own libpq 18) as an application calls it:
+ * psycopg.connect(conninfo) with the password in PGPASSWORD. The message is the last line
+ * of Python's traceback.
+ */
+export function psycopgClient(): MatrixClient {
+  return {
+    name: 'psycopg',
+    describe: `psycopg ${PSYCOPG_VERSION} with its bundled libpq 18 (model)`,
+    async login({ server, clock, seed, user, password, sslmode, sslrootcert }) {
+      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}`;
+      const r = await psycopgConnect(conninfo, {
+        transport: inProcessTransport(server), clock, random: new SeededRandom(seed),
+        environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
+      });
+      if (r.ok) {
+        await r.connection.close();
+        return { ok: true, message: '' };
+      }
+      return { ok: false, message: psycopgExceptionLine(r.type, r.message) };
     },
   };
 }

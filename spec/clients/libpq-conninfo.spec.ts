@@ -14,8 +14,9 @@ import {
 } from '../../src/clients/conninfo.js';
 import { passwordFromFile } from '../../src/clients/pgpass.js';
 import { PSQL } from '../support/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-conninfo-'));
+const home = tempDir('pg-authsim-conninfo-');
 
 /** What real psql 15 prints for a conninfo it rejects before connecting. */
 function realPsqlError(conninfo: string): string {

@@ -21,8 +21,9 @@ import { RealClock } from '../../src/clock.js';
 import { SeededRandom } from '../../src/random.js';
 import { tcpTransport } from '../../src/clients/libpq/transport.js';
 import { runPsql } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-fake-'));
+const home = tempDir('pg-authsim-fake-');
 
 /** What one connection does once the client has sent its first packet. */
 type Behaviour =

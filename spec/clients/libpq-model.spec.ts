@@ -17,6 +17,7 @@ import { RealClock } from '../../src/clock.js';
 import { SeededRandom } from '../../src/random.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { runPsql, type PsqlEnv } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
 interface OracleCase {
   group: string; hba: string; method: string; serverSsl: boolean; password: 'right' | 'wrong' | 'none' | 'typed';
@@ -31,7 +32,7 @@ const oracle = JSON.parse(readFileSync(path.join(ROOT, 'spec/data/pg15/psql-grid
 /** The port written into the conninfo; in-process connections ignore it, messages show it. */
 const PORT = 55432;
 /** The oracle ran psql with HOME set to an empty directory and PGPASSFILE naming a missing file. */
-const emptyHome = mkdtempSync(path.join(tmpdir(), 'pg-authsim-libpq-home-'));
+const emptyHome = tempDir('pg-authsim-libpq-home-');
 
 describe(`libpq 15 model + psql wrapper against pg-authsim in-process, compared with real psql/PostgreSQL 15 (${oracle.cases.length} cases)`, function () {
   this.timeout(20000);

@@ -17,8 +17,9 @@ import { RealClock } from '../../src/clock.js';
 import { SeededRandom } from '../../src/random.js';
 import { tcpTransport } from '../../src/clients/libpq/transport.js';
 import { runPsql } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-realpg-'));
+const home = tempDir('pg-authsim-realpg-');
 
 const HBA = [
   'hostssl all cbuser 127.0.0.1/32 scram-sha-256',

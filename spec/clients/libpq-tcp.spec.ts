@@ -22,8 +22,9 @@ import { RealClock } from '../../src/clock.js';
 import { SeededRandom } from '../../src/random.js';
 import { tcpTransport } from '../../src/clients/libpq/transport.js';
 import { runPsql } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const work = mkdtempSync(path.join(tmpdir(), 'pg-authsim-libpq-tcp-'));
+const work = tempDir('pg-authsim-libpq-tcp-');
 const home = path.join(work, 'home');
 execFileSync('mkdir', ['-p', home]);
 

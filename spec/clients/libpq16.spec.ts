@@ -16,8 +16,9 @@ import { SeededRandom } from '../../src/random.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { connectLibpq } from '../../src/clients/libpq/connect.js';
 import { runPsql } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-libpq16-'));
+const home = tempDir('pg-authsim-libpq16-');
 const AT = 'connection to server at "127.0.0.1", port 5432 failed: ';
 
 interface Case { hba: string; conninfo: string; password: string | null; stderr: string; hooks: string[] }

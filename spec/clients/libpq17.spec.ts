@@ -28,12 +28,13 @@ import { runPsql } from '../../src/clients/psql.js';
 import { SSLMODES } from '../../src/matrix/matrix.js';
 import { locatePostgres, PSQL } from '../../src/conformance/real-server.js';
 import { CERTS } from '../support/fixtures.js';
+import { tempDir } from '../support/temp.js';
 
 type Version = 16 | 17 | 18;
 const LIBPQ_DIR: Record<Version, string> = {
   16: locatePostgres(16).libpqDir, 17: locatePostgres(17).libpqDir, 18: locatePostgres(18).libpqDir,
 };
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-libpq17-'));
+const home = tempDir('pg-authsim-libpq17-');
 const NO_PASSFILE = path.join(home, 'no-pgpass');
 const CA = path.join(CERTS, 'ca.crt');
 

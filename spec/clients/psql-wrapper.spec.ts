@@ -17,8 +17,9 @@ import { RealClock } from '../../src/clock.js';
 import { SeededRandom } from '../../src/random.js';
 import { inProcessTransport, tcpTransport } from '../../src/clients/libpq/transport.js';
 import { runPsql, printResult, type PsqlEnv, type PsqlInvocation } from '../../src/clients/psql.js';
+import { tempDir } from '../support/temp.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-psql-'));
+const home = tempDir('pg-authsim-psql-');
 const label = (h: { status: string; ssl: boolean }) => `${h.status}/${h.ssl ? 'ssl' : 'plain'}`;
 
 function serverWithHooks(hba: string): { server: PgServer; hooks: string[] } {

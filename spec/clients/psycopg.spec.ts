@@ -23,7 +23,7 @@ import { knownKeywords, resolveConnOptions } from '../../src/clients/conninfo.js
 import { PSYCOPG_BINARY_BUILD } from '../../src/clients/libpq/connect.js';
 import { CERTS } from '../support/fixtures.js';
 
-const home = mkdtempSync(path.join(tmpdir(), 'pg-authsim-psycopg-'));
+const home = tempDir('pg-authsim-psycopg-');
 const NO_PASSFILE = path.join(home, 'no-pgpass');
 const CA = path.join(CERTS, 'ca.crt');
 
@@ -48,6 +48,7 @@ for line in sys.stdin:
     out["elapsed"] = time.monotonic() - started
     print(json.dumps(out), flush=True)
 `;
+import { tempDir } from '../support/temp.js';
 
 interface PyResult { ok: boolean; type?: string; message?: string; elapsed: number }
 

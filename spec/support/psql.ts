@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { tempDir } from './temp.js';
 
 export const PSQL = process.env.PSQL ?? '/usr/lib/postgresql/15/bin/psql';
 
 export interface PsqlResult { exitCode: number; stdout: string; stderr: string; elapsedMs: number }
 
-const emptyHome = mkdtempSync(path.join(tmpdir(), 'pg-authsim-home-'));
+const emptyHome = tempDir('pg-authsim-home-');
 
 export function runPsql(conninfo: string, opts: { password?: string; args?: string[]; timeoutMs?: number } = {}): Promise<PsqlResult> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', HOME: emptyHome };

@@ -48,6 +48,8 @@ export class Backend {
   holdsProc = false;
   sessionStart: number;
   tlsSocket: tls.TLSSocket | null = null;
+  /** ReadyForQuery's status: idle, in a transaction block, or in a failed one. */
+  transactionStatus: 'I' | 'T' | 'E' = 'I';
   /** The session's GUCs once InitPostgres has applied the startup packet. */
   session: SessionGucs | null = null;
   /** Set while the authentication timer is armed; hooks sleep against it. */

@@ -21,27 +21,69 @@ export async function postgresMain(be: Backend): Promise<void> {
     const nul = read.body.indexOf(0);
     const sql = read.body.subarray(0, nul < 0 ? read.body.length : nul).toString('utf8');
     be.emit({ type: 'query', sql });
-    try {
-      const result = answerQuery(be, sql);
-      if (result === 'empty') {
-        be.send({ type: 'EmptyQueryResponse' });
-      } else {
-        be.send({
-          type: 'RowDescription',
-          fields: result.columns.map((c) => ({ name: c.name, tableOid: 0, columnAttr: 0, typeOid: c.typeOid, typeSize: typeSize(c.typeOid), typeModifier: -1, format: 0 })),
-        } as never);
-        for (const row of result.rows) {
-          be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : Buffer.from(v, 'utf8'))) });
-        }
-        be.send({ type: 'CommandComplete', tag: result.tag });
-      }
-    } catch (err) {
-      if (!(err instanceof PgError) || err.severity !== 'ERROR') throw err;
-      const fields: PgErrorFields = err.fields;
-      be.emit({ type: 'error', error: fields, toClient: true, toLog: true });
-      be.send(toErrorResponse(fields));
+    const statements = splitStatements(sql);
+    if (statements.length === 0) be.send({ type: 'EmptyQueryResponse' });
+    for (const statement of statements) {
+      if (!execStatement(be, statement)) break;
     }
-    be.send({ type: 'ReadyForQuery', status: 'I' });
+    be.send({ type: 'ReadyForQuery', status: be.transactionStatus });
     be.flush();
   }
+}
+
+/** One statement of a simple Query; false stops the rest of the string, as an error does in PostgreSQL. */
+function execStatement(be: Backend, sql: string): boolean {
+  try {
+    if (be.transactionStatus === 'E' && !/^\s*(rollback|abort|commit|end)\b/i.test(sql)) {
+      throw new PgError({ severity: 'ERROR', sqlstate: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block', file: 'postgres.c', routine: 'exec_simple_query' });
+    }
+    const result = answerQuery(be, sql);
+    if (result === 'empty') {
+      be.send({ type: 'EmptyQueryResponse' });
+      return true;
+    }
+    if (result.columns.length > 0) {
+      be.send({
+        type: 'RowDescription',
+        fields: result.columns.map((c) => ({ name: c.name, tableOid: 0, columnAttr: 0, typeOid: c.typeOid, typeSize: typeSize(c.typeOid), typeModifier: -1, format: 0 })),
+      });
+      for (const row of result.rows) {
+        be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : Buffer.from(v, 'utf8'))) });
+      }
+    }
+    // COMMIT of a failed transaction block reports ROLLBACK, as PostgreSQL does.
+    const tag = result.tag === 'COMMIT' && be.transactionStatus === 'E' ? 'ROLLBACK' : result.tag;
+    if (result.transaction === 'begin') be.transactionStatus = 'T';
+    if (result.transaction === 'end') be.transactionStatus = 'I';
+    be.send({ type: 'CommandComplete', tag });
+    return true;
+  } catch (err) {
+    if (!(err instanceof PgError) || err.severity !== 'ERROR') throw err;
+    const fields: PgErrorFields = err.fields;
+    be.emit({ type: 'error', error: fields, toClient: true, toLog: true });
+    be.send(toErrorResponse(fields));
+    if (be.transactionStatus === 'T') be.transactionStatus = 'E';
+    return false;
+  }
+}
+
+/** Split a simple Query string at semicolons outside quotes; empty statements vanish. */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+    } else if (ch === ';') {
+      if (cur.trim()) out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
 }

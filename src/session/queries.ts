@@ -9,13 +9,28 @@ export const OID = { bool: 16, name: 19, int4: 23, text: 25 } as const;
 const TYPLEN: Record<number, number> = { 16: 1, 19: 64, 23: 4, 25: -1 };
 
 export interface Column { name: string; typeOid: number }
-export interface QueryResult { columns: Column[]; rows: Array<Array<string | null>>; tag: string }
+export interface QueryResult {
+  /** Empty for utility commands (BEGIN, SET, ...), which send no RowDescription. */
+  columns: Column[];
+  rows: Array<Array<string | null>>;
+  tag: string;
+  /** Transaction-block effect, for ReadyForQuery's status byte. */
+  transaction?: 'begin' | 'end';
+}
+
+const command = (tag: string, transaction?: 'begin' | 'end'): QueryResult => ({ columns: [], rows: [], tag, ...(transaction ? { transaction } : {}) });
 
 type Responder = { pattern: RegExp; answer: (be: Backend, m: RegExpExecArray) => QueryResult };
 
 const one = (name: string, typeOid: number, value: string | null): QueryResult => ({ columns: [{ name, typeOid }], rows: [[value]], tag: 'SELECT 1' });
 
 const RESPONDERS: Responder[] = [
+  // Drivers wrap work in transactions and set session parameters; accept those so they get going.
+  { pattern: /^(begin|start\s+transaction)\b.*$/is, answer: () => command('BEGIN', 'begin') },
+  { pattern: /^(commit|end)(\s+(work|transaction))?$/i, answer: () => command('COMMIT', 'end') },
+  { pattern: /^(rollback|abort)(\s+(work|transaction))?$/i, answer: () => command('ROLLBACK', 'end') },
+  { pattern: /^set\s+(session\s+|local\s+)?[a-z_][a-z0-9_.]*\s*(=|\s+to\s+).+$/is, answer: () => command('SET') },
+  { pattern: /^reset\s+[a-z_][a-z0-9_.]*$/i, answer: () => command('RESET') },
   { pattern: /^select\s+1$/i, answer: () => one('?column?', OID.int4, '1') },
   { pattern: /^select\s+(current_user|session_user|user)$/i, answer: (be, m) => one(m[1]!.toLowerCase(), OID.name, be.port.user_name) },
   { pattern: /^select\s+current_database\(\)$/i, answer: (be) => one('current_database', OID.name, be.port.database_name) },

@@ -1,4 +1,3 @@
-import type { SecureContext } from 'node:tls';
 import type { Clock } from '../clock.js';
 import type { Random } from '../random.js';
 import type { EventBody, ServerEvent } from '../events.js';
@@ -19,7 +18,6 @@ export interface ServerContext {
   clientAuthenticationHook(): ClientAuthenticationHook | null;
   emit(body: EventBody, backend?: Backend): ServerEvent;
   allocatePid(): number;
-  secureContext(): SecureContext;
   /** Backends holding a PGPROC slot. */
   procCount(): number;
   /** Live backends, for cancel requests and per-role / per-database limits. */

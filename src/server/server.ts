@@ -3,7 +3,6 @@
  * in-memory) and starts one Backend per connection.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { RealClock, type Clock } from '../clock.js';
 import { CryptoRandom, SeededRandom, type Random } from '../random.js';
@@ -54,7 +53,6 @@ export class PgServer implements ServerContext, ExtensionHost {
   private live = new Set<Backend>();
   private running = new Set<Promise<void>>();
   private tcpServers: net.Server[] = [];
-  private ctxCache: tls.SecureContext | null = null;
 
   constructor(opts: PgServerOptions) {
     this.settings = defaultSettings(opts.settings);
@@ -123,16 +121,6 @@ export class PgServer implements ServerContext, ExtensionHost {
   }
 
   allocatePid(): number { return this.nextPid++; }
-
-  secureContext(): tls.SecureContext {
-    const t = this.settings.tls;
-    if (!t) throw new Error('no TLS material configured');
-    this.ctxCache ??= tls.createSecureContext({
-      cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}),
-      minVersion: t.minVersion, ...(t.maxVersion ? { maxVersion: t.maxVersion } : {}),
-    });
-    return this.ctxCache;
-  }
 
   procCount(): number {
     let n = 0;

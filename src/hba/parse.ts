@@ -693,43 +693,12 @@ function checkOauthValidator(line: HbaLine, env: LineEnv, reject: Reject): void 
  * canonicalized and an unquoted entry may contain blanks inside it. Null on a syntax error.
  */
 export function splitDirectoriesString(raw: string): string[] | null {
-  const out: string[] = [];
-  let i = 0;
-  while (isScannerSpace(raw[i])) i++;
-  if (i >= raw.length) return out;
-  for (;;) {
-    let name: string;
-    if (raw[i] === '"') {
-      name = '';
-      i++;
-      for (;;) {
-        const close = raw.indexOf('"', i);
-        if (close === -1) return null;
-        name += raw.slice(i, close);
-        if (raw[close + 1] === '"') {
-          name += '"';
-          i = close + 2;
-          continue;
-        }
-        i = close + 1;
-        break;
-      }
-    } else {
-      const start = i;
-      while (i < raw.length && raw[i] !== ',') i++;
-      name = raw.slice(start, i).replace(/[ \t\n\r\f\v]+$/, '');
-      if (name === '') return null;
-    }
-    while (isScannerSpace(raw[i])) i++;
-    out.push(canonicalizePath(name));
-    if (raw[i] === ',') {
-      i++;
-      while (isScannerSpace(raw[i])) i++;
-      continue;
-    }
-    if (i >= raw.length) return out;
-    return null;
-  }
+  return scanCommaList(raw, (i) => {
+    let end = i;
+    while (end < raw.length && raw[end] !== ',') end++;
+    const name = raw.slice(i, end).replace(/[ \t\n\r\f\v]+$/, '');
+    return name === '' ? null : { name, next: end };
+  }, canonicalizePath);
 }
 
 /** C atoi(): leading blanks, optional sign, digits; garbage after the digits is ignored. Result is an int. */
@@ -751,6 +720,23 @@ const isScannerSpace = (c: string | undefined): boolean =>
  * unquoted items. An empty or all-blank string is an empty list. Returns null on a syntax error.
  */
 export function splitGucList(raw: string): string[] | null {
+  return scanCommaList(raw, (i) => {
+    let end = i;
+    while (end < raw.length && raw[end] !== ',' && !isScannerSpace(raw[end])) end++;
+    return end === i ? null : { name: raw.slice(i, end), next: end };
+  }, (name) => name);
+}
+
+/**
+ * The scanner SplitGUCList and SplitDirectoriesString share: blanks around items, double-quoted
+ * items with `""` for a quote, commas between. `unquoted` reads a bare item starting at i (null:
+ * syntax error); `finish` turns each item into what goes in the list.
+ */
+function scanCommaList(
+  raw: string,
+  unquoted: (i: number) => { name: string; next: number } | null,
+  finish: (name: string) => string,
+): string[] | null {
   const out: string[] = [];
   let i = 0;
   while (isScannerSpace(raw[i])) i++;
@@ -773,13 +759,13 @@ export function splitGucList(raw: string): string[] | null {
         break;
       }
     } else {
-      const start = i;
-      while (i < raw.length && raw[i] !== ',' && !isScannerSpace(raw[i])) i++;
-      if (i === start) return null;
-      name = raw.slice(start, i);
+      const item = unquoted(i);
+      if (!item) return null;
+      name = item.name;
+      i = item.next;
     }
     while (isScannerSpace(raw[i])) i++;
-    out.push(name);
+    out.push(finish(name));
     if (raw[i] === ',') {
       i++;
       while (isScannerSpace(raw[i])) i++;

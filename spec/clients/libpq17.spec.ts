@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { TestCluster, hookCallLabel } from '../../src/testing/index.js';
-import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { SeededRandom } from '../../src/random.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { EMBEDDED_POSTGRES_BUILD } from '../../src/clients/libpq/connect.js';
@@ -28,6 +27,7 @@ import { runPsql } from '../../src/clients/psql.js';
 import { SSLMODES } from '../../src/matrix/matrix.js';
 import { locatePostgres, PSQL } from '../../src/conformance/real-server.js';
 import { CERTS } from '../support/fixtures.js';
+import { ROLES, HBA, LINES, PASSWORDS, probe, type Line, type Pw } from '../support/client-grid.js';
 import { tempDir } from '../support/temp.js';
 
 type Version = 16 | 17 | 18;
@@ -38,30 +38,6 @@ const home = tempDir('pg-authsim-libpq17-');
 const NO_PASSFILE = path.join(home, 'no-pgpass');
 const CA = path.join(CERTS, 'ca.crt');
 
-const ROLES = `
-CREATE ROLE test LOGIN PASSWORD 'secret';
-CREATE ROLE sslonly LOGIN PASSWORD 'secret';
-CREATE ROLE nossl LOGIN PASSWORD 'secret';
-`;
-/** One user per kind of line, so one cluster covers all three. */
-const HBA = [
-  'hostssl all sslonly 127.0.0.1/32 scram-sha-256',
-  'hostnossl all nossl 127.0.0.1/32 scram-sha-256',
-  'host all test 127.0.0.1/32 scram-sha-256',
-].join('\n');
-const LINES = { host: 'test', hostssl: 'sslonly', hostnossl: 'nossl' } as const;
-type Line = keyof typeof LINES;
-const PASSWORDS = { right: 'secret', wrong: 'nope', none: null } as const;
-type Pw = keyof typeof PASSWORDS;
-
-/** A hook in the slot, so every ClientAuthentication call shows up in the trace. */
-const probe: ExtensionModule = {
-  name: 'probe',
-  _PG_init(ctx) {
-    const prev = ctx.hooks.ClientAuthentication_hook;
-    ctx.hooks.ClientAuthentication_hook = async (port, status) => { await prev?.(port, status); };
-  },
-};
 
 interface Outcome { exitCode: number; stderr: string; tcp: number; hooks: string[]; log: string }
 

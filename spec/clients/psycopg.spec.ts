@@ -14,7 +14,6 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { TestCluster, hookCallLabel } from '../../src/testing/index.js';
-import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { SeededRandom } from '../../src/random.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { psycopgConnect, PSYCOPG_LIBPQ_VERSION, PSYCOPG_VERSION, pyRepr } from '../../src/clients/psycopg.js';
@@ -48,6 +47,7 @@ for line in sys.stdin:
     out["elapsed"] = time.monotonic() - started
     print(json.dumps(out), flush=True)
 `;
+import { ROLES, HBA, LINES, PASSWORDS, probe, type Line, type Pw } from '../support/client-grid.js';
 import { tempDir } from '../support/temp.js';
 
 interface PyResult { ok: boolean; type?: string; message?: string; elapsed: number }
@@ -79,28 +79,6 @@ class Python {
   }
 }
 
-const ROLES = `
-CREATE ROLE test LOGIN PASSWORD 'secret';
-CREATE ROLE sslonly LOGIN PASSWORD 'secret';
-CREATE ROLE nossl LOGIN PASSWORD 'secret';
-`;
-const HBA = [
-  'hostssl all sslonly 127.0.0.1/32 scram-sha-256',
-  'hostnossl all nossl 127.0.0.1/32 scram-sha-256',
-  'host all test 127.0.0.1/32 scram-sha-256',
-].join('\n');
-const LINES = { host: 'test', hostssl: 'sslonly', hostnossl: 'nossl' } as const;
-type Line = keyof typeof LINES;
-const PASSWORDS = { right: 'secret', wrong: 'nope', none: null } as const;
-type Pw = keyof typeof PASSWORDS;
-
-const probe: ExtensionModule = {
-  name: 'probe',
-  _PG_init(ctx) {
-    const prev = ctx.hooks.ClientAuthentication_hook;
-    ctx.hooks.ClientAuthentication_hook = async (port, status) => { await prev?.(port, status); };
-  },
-};
 
 function startCluster(serverVersion: number, ssl: boolean, extra: Record<string, string | number | boolean> = {}): Promise<TestCluster> {
   return TestCluster.start({

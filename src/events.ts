@@ -38,7 +38,13 @@ export type EventBody =
   | { type: 'log'; severity: 'LOG' | 'WARNING' | 'DEBUG1' | 'DEBUG2'; message: string; detail?: string; hint?: string; context?: string; sqlstate?: string }
   /** A session that reached ReadyForQuery ended (log_disconnections). */
   | { type: 'session-ended'; user: string; database: string; sessionMs: number }
-  | { type: 'connection-closed'; reason: 'terminate' | 'eof' | 'fatal' | 'timeout' | 'shutdown' | 'socket-error' };
+  | { type: 'connection-closed'; reason: 'terminate' | 'eof' | 'fatal' | 'timeout' | 'shutdown' | 'socket-error' }
+  /**
+   * Bytes as they crossed the connection, only while the server captures the wire
+   * (`PgServer.captureWire`): `layer: 'tcp'` is what a packet capture sees (TLS records
+   * included), `layer: 'tls'` the plaintext inside TLS. `from` says who sent them.
+   */
+  | { type: 'wire'; from: 'client' | 'server'; layer: 'tcp' | 'tls'; data: Buffer };
 
 export type EventType = EventBody['type'];
 

@@ -53,7 +53,8 @@ Commands:
                              GRANT group TO role;  (file name: roles_file in postgresql.conf)
           With ssl = on and no certificate in DIR, the TEST-ONLY development certificates
           shipped in certs/ are used. The server log (PostgreSQL's stderr format, honouring
-          log_line_prefix) goes to standard error. Ctrl-C stops it.
+          log_line_prefix) goes to standard error. Ctrl-C (SIGINT) is a fast shutdown,
+          SIGTERM a smart one (sessions may finish), SIGQUIT an immediate one.
 
 Options:
   -D, --pgdata DIR   data directory (default: $PGDATA)
@@ -151,12 +152,16 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     return 1;
   }
   for (const b of bound) process.stdout.write(`pg-authsim: listening on ${b.host}:${b.port} (PostgreSQL ${server.settings.serverVersion}, simulated)\n`);
+  // As the postmaster: SIGTERM is a smart shutdown (sessions may finish), SIGINT (Ctrl-C) a fast one,
+  // SIGQUIT an immediate one; a later, stronger signal takes over.
+  const modes = { SIGTERM: 'smart', SIGINT: 'fast', SIGQUIT: 'immediate' } as const;
   await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const handlers = Object.entries(modes).map(([signal, mode]) => {
+      const h = () => { void server.shutdown(mode).then(() => { for (const [sig, fn] of handlers) process.off(sig, fn); resolve(); }); };
+      process.on(signal, h);
+      return [signal, h] as const;
+    });
   });
-  await server.close();
   return 0;
 }
 

@@ -67,6 +67,11 @@ export interface ClientConnection {
   cancelKey: Buffer;
   /** FrontendProtocol: the version the client asked for; errors are formatted for it. */
   frontendProtocol: ProtocolVersion;
+  /**
+   * port->canAcceptConnections: what the postmaster decided when the connection came in.
+   * `shutdown` during a smart shutdown: the startup packet is read, then refused with 57P03.
+   */
+  readonly canAcceptConnections: 'ok' | 'shutdown';
   /** The session's GUCs once InitPostgres has applied the startup packet (%a reads application_name). */
   session: SessionGucs | null;
   /** ReadyForQuery's status: idle, in a transaction block, or in a failed one. */
@@ -111,8 +116,13 @@ export interface ClientConnection {
   // ---- interrupts -----------------------------------------------------------
   /** CHECK_FOR_INTERRUPTS(): raise a pending interrupt (authentication_timeout, shutdown). */
   checkForInterrupts(): void;
-  /** Wait for `p` the way a backend waits in C code: a pending interrupt ends the wait with its error. */
-  interruptible<T>(p: Promise<T>): Promise<T>;
+  /**
+   * Wait for `p` the way a backend waits in C code: a pending interrupt ends the
+   * wait with its error. `letSettle`: the wait is on code that an interrupt wakes
+   * rather than stops (a hook in pg_usleep), so it gets a few event-loop turns
+   * to finish first; if it does not, it is abandoned.
+   */
+  interruptible<T>(p: Promise<T>, opts?: { letSettle?: boolean }): Promise<T>;
   /** Aborted once an interrupt is pending; pg_usleep returns early on it. */
   readonly interrupt: AbortSignal | null;
 

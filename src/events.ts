@@ -8,7 +8,10 @@ export type StatusName = 'OK' | 'ERROR' | 'EOF';
 
 export type EventBody =
   | { type: 'server-started'; addresses: string[] }
-  | { type: 'server-stopped' }
+  /** The postmaster got a shutdown signal: smart (SIGTERM), fast (SIGINT, close()) or immediate (SIGQUIT). */
+  | { type: 'shutdown-requested'; mode: 'smart' | 'fast' | 'immediate' }
+  /** Every backend has exited and the server stopped listening (`database system is shut down`). */
+  | { type: 'server-stopped'; mode?: 'smart' | 'fast' | 'immediate' }
   | { type: 'connection-received'; remoteHost: string; remotePort: number | null }
   | { type: 'ssl-request'; answer: 'S' | 'N' }
   | { type: 'gssenc-request'; answer: 'G' | 'N' }

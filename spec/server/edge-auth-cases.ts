@@ -6,7 +6,7 @@
  * Expected values are what PostgreSQL 15.20 does.
  */
 import {
-  byte, closed, hangUp, passwordMessage, query, read, saslInitial, send, sslRequest, stall, startup, terminate, tlsHandshake, typed,
+  byte, closed, hangUp, passwordMessage, reset, query, read, saslInitial, send, sslRequest, stall, startup, terminate, tlsHandshake, typed,
   type Step,
 } from '../support/wire-script.js';
 import {
@@ -216,6 +216,34 @@ export const AUTH_CASES: EdgeCase[] = [
       hooks: ['ERROR ssl=off user=test'],
     };
   })(),
+  (() => {
+    const e = authFailed('test');
+    return {
+      name: 'scram over TCP: EOF inside the SASL length word, then FIN: the FATAL still reaches the half-closed client',
+      tcp: true,
+      script: [...scramStart(), send(Buffer.from([0x70, 0, 0])), hangUp(), closed()],
+      received: [SASL, e, 'closed'],
+      log: [RECEIVED, commError('unexpected EOF within message length word'), ...fatalLog(e, matched(SCRAM_LINE))],
+      hooks: ['ERROR ssl=off user=test'],
+    };
+  })(),
+  (() => {
+    const e = authFailed('test');
+    return {
+      name: 'password over TCP: a wrong password, then FIN at once: the 28P01 still arrives',
+      tcp: true,
+      script: [...passwordLogin('test'), send(passwordMessage('wrong')), hangUp(), closed()],
+      received: ['AuthenticationCleartextPassword', e, 'closed'],
+      log: [RECEIVED, ...fatalLog(e, matched(PW_LINE, 'Password does not match for user "test".'))],
+      hooks: ['ERROR ssl=off user=test'],
+    };
+  })(),
+  {
+    name: 'scram: RST after AuthenticationSASL: the failed recv is logged, hook EOF',
+    tcp: true,
+    script: [...scramStart(), reset()],
+    received: [SASL, 'reset sent'], log: [RECEIVED, '08006 LOG:  could not receive data from client: Connection reset by peer'], hooks: ['EOF ssl=off user=test'],
+  },
   {
     name: 'scram: client hangs up after AuthenticationSASL: hook EOF, nothing logged',
     script: [...scramStart(), hangUp()],

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { STARTUP_CASES } from './edge-startup-cases.js';
 import { AUTH_CASES } from './edge-auth-cases.js';
 import { SESSION_CASES } from './edge-session-cases.js';
-import { expectSameObservation, expectedObservation, serverRunsTls, simHarness, type EdgeCase, type SimHarness } from './edge-env.js';
+import { expectSameObservation, expectedObservation, runsOverTcp, simHarness, type EdgeCase, type SimHarness } from './edge-env.js';
 import { closed, connect, read, send, startup, terminate, type Step } from '../support/wire-script.js';
 import type { EventOf } from '../../src/events.js';
 
@@ -37,7 +37,7 @@ describe('edge cases against pg-authsim (raw wire, in memory, virtual clock)', (
     describe(title, () => {
       for (const c of cases) {
         it(`${c.name}${c.ssl === false ? ' [ssl=off]' : ''}`, async () => {
-          const got = await sim(c.ssl ?? true).run(c.script, { tcp: serverRunsTls(c) });
+          const got = await sim(c.ssl ?? true).run(c.script, { tcp: runsOverTcp(c) });
           expectSameObservation(got, expectedObservation(c), 'pg-authsim');
         });
       }

@@ -16,7 +16,7 @@ import { AUTH_CASES } from './edge-auth-cases.js';
 import { SESSION_CASES } from './edge-session-cases.js';
 import {
   AUTH_TIMEOUT_MS, EXTRA_DATABASES, HBA, LIMITED_DATABASE, HBA_PATH, REAL_SETTINGS, ROLES_SQL,
-  expectSameObservation, expectedObservation, observation, serverRunsTls, simHarness, type EdgeCase, type Observation, type SimHarness,
+  expectSameObservation, expectedObservation, observation, runsOverTcp, simHarness, type EdgeCase, type Observation, type SimHarness,
 } from './edge-env.js';
 import { RealPg } from '../support/real-pg.js';
 import { runScript, sslRequest, type Step, type Target } from '../support/wire-script.js';
@@ -91,7 +91,7 @@ describe(`edge cases: real PostgreSQL 15 vs pg-authsim (${compared.length} raw-w
       for (const c of cases) {
         it(c.name, async () => {
           const real = await runReal(c.script);
-          const sim = await sims.get(ssl)!.run(c.script, { tcp: serverRunsTls(c) });
+          const sim = await sims.get(ssl)!.run(c.script, { tcp: runsOverTcp(c) });
           const hooks = pg.hookProbe ? {} : { hooks: sim.hooks };
           // The table first: if PostgreSQL itself disagrees with it, the table is what needs fixing.
           expectSameObservation({ ...real, ...hooks }, expectedObservation(c), 'real PostgreSQL 15 vs the documented expectation');

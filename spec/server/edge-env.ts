@@ -161,6 +161,8 @@ export interface EdgeCase {
   hooks?: string[];
   /** Why the case is not compared with the real server (a documented, intended difference). */
   simOnly?: string;
+  /** Run the simulator over TCP even without TLS (half-close and reset behave as on a real socket). */
+  tcp?: boolean;
 }
 
 /** What a case run shows, in comparable form. */
@@ -205,13 +207,13 @@ export interface SimHarness {
 }
 
 /**
- * Whether the server will run a TLS handshake in this case. Those cases go
- * over TCP: on the in-memory transport the backend's last TLS write is lost
- * (it destroys the raw stream before TLS has pushed the ciphertext through
- * a JS stream) and a client EOF during the handshake is never noticed.
+ * Whether the simulator runs this case over TCP: when asked to, and whenever
+ * the server will run a TLS handshake (on the in-memory transport a client EOF
+ * during the handshake is only seen as the stream's end, and TLS records pass
+ * through JS streams, so TCP is the faithful choice there).
  */
-export function serverRunsTls(c: Pick<EdgeCase, 'ssl' | 'script'>): boolean {
-  return (c.ssl ?? true) && c.script.some((s) => s.op === 'send' && s.bytes.length >= 8 && s.bytes.readInt32BE(0) === 8 && s.bytes.readInt32BE(4) === 80877103);
+export function runsOverTcp(c: Pick<EdgeCase, 'ssl' | 'script' | 'tcp'>): boolean {
+  return c.tcp === true || ((c.ssl ?? true) && c.script.some((s) => s.op === 'send' && s.bytes.length >= 8 && s.bytes.readInt32BE(0) === 8 && s.bytes.readInt32BE(4) === 80877103));
 }
 
 /**

@@ -6,7 +6,7 @@
  * (edge-differential.spec.ts re-checks them against a real server).
  */
 import {
-  byte, closed, connect, cstrings, gssEncRequest, hangUp, raw, read, send, sslRequest, stall, startup, terminate, tlsHandshake, untyped,
+  byte, closed, connect, cstrings, gssEncRequest, hangUp, hangUpTcp, raw, pause, read, reset, send, sslRequest, stall, startup, terminate, tlsHandshake, untyped,
 } from '../support/wire-script.js';
 import { RECEIVED, TLS_SUFFIX, authorized, commError, fatal, fatalLog, logLine, sessionStart, type EdgeCase } from './edge-env.js';
 
@@ -23,6 +23,8 @@ function startupOfLength(total: number): Buffer {
   return packet;
 }
 
+/** Let the server take in what was sent before the next step (a reset discards what is still in flight). */
+const pauseStep = () => pause(50);
 const session = (user = 'test', opts: Parameters<typeof sessionStart>[1] = {}) => ['AuthenticationOk', ...sessionStart(user, opts)];
 /** Log in over trust, wait for ReadyForQuery, say goodbye. */
 const trustSession = (params: Record<string, string> = TRUST, c?: number) => [send(startup(params), c), read('ReadyForQuery', c), send(terminate(), c), closed(c)];
@@ -34,6 +36,9 @@ const UNENCRYPTED_SSL = fatal('08P01', 'received unencrypted data after SSL requ
 });
 const unsupported = (v: string) => fatal('0A000', `unsupported frontend protocol ${v}: server supports 3.0 to 3.0`, 'postmaster.c:2220:ProcessStartupPacket');
 const UNKNOWN_GUC = fatal('42704', 'unrecognized configuration parameter "x_pad"', 'guc.c:5766:find_option');
+/** What a browser pointed at the port sends. */
+const HTTP = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: probe\r\nAccept: */*\r\n\r\n', 'latin1');
+const RECV_RESET = '08006 LOG:  could not receive data from client: Connection reset by peer';
 
 export const STARTUP_CASES: EdgeCase[] = [
   // ---- framing and size limits (all COMMERROR: logged, never sent) ----
@@ -293,16 +298,95 @@ export const STARTUP_CASES: EdgeCase[] = [
     received: ['byte S', 'closed'], log: [RECEIVED, commError('could not accept SSL connection: EOF detected')],
   },
   {
-    name: 'plaintext StartupMessage after S: wrong version number, with the protocol-range HINT',
+    name: 'plaintext StartupMessage after S: wrong version number, with the protocol-range HINT; OpenSSL read only the record header, so RST',
     script: [send(sslRequest()), byte(), send(startup(TRUST)), closed()],
-    received: ['byte S', 'closed'],
+    received: ['byte S', 'reset'],
     log: [
       RECEIVED, commError('could not accept SSL connection: wrong version number'),
       '08P01 HINT:  This may indicate that the client does not support any SSL protocol version between TLSv1.2 and TLSv1.3.',
     ],
   },
 
+  // ---- input the backend never read: its exit makes the kernel answer RST ----
+  {
+    name: 'length word 10005 and its 10001-byte body: invalid length, and the unread body turns the close into RST',
+    script: [send(Buffer.concat([int32(10005), Buffer.alloc(10001, 0x61)])), closed()],
+    received: ['reset'], log: [RECEIVED, commError('invalid length of startup packet')],
+  },
+  {
+    name: 'an HTTP request instead of a startup packet: invalid length; all of it was read (one 8 KiB recv), so FIN',
+    script: [send(HTTP), closed()],
+    received: ['closed'], log: [RECEIVED, commError('invalid length of startup packet')],
+  },
+  {
+    name: 'SSLRequest answered N, then an HTTP request: invalid length, all of it read, FIN',
+    ssl: false,
+    script: [send(sslRequest()), byte(), send(HTTP), closed()],
+    received: ['byte N', 'closed'], log: [RECEIVED, commError('invalid length of startup packet')],
+  },
+  {
+    name: 'SSLRequest with an HTTP request pipelined, ssl off: N, then the unencrypted-data FATAL',
+    ssl: false,
+    script: [send(Buffer.concat([sslRequest(), HTTP])), byte(), closed()],
+    received: ['byte N', UNENCRYPTED_SSL, 'closed'], log: [RECEIVED, ...fatalLog(UNENCRYPTED_SSL)],
+  },
+  {
+    name: 'SSLRequest answered S, then an HTTP request: OpenSSL refuses it, RST',
+    script: [send(sslRequest()), byte(), send(HTTP), closed()],
+    received: ['byte S', 'reset'], log: [RECEIVED, commError('could not accept SSL connection: http request')],
+  },
+  {
+    name: 'protocol 0.0: a v3 ErrorResponse (FrontendProtocol 0 counts as modern)',
+    script: [send(startup(TRUST, [0, 0])), closed()],
+    received: [unsupported('0.0'), 'closed'], log: [RECEIVED, ...fatalLog(unsupported('0.0'))],
+  },
+
+  // ---- the client resets or half-closes ----
+  {
+    name: 'RST before a byte: the failed recv is logged',
+    tcp: true,
+    // The backend must be there to see it: a reset before the postmaster has forked it leaves no trace.
+    script: [pauseStep(), reset()],
+    received: ['reset sent'], log: [RECEIVED, RECV_RESET],
+  },
+  {
+    name: 'RST inside the startup packet: the failed recv, then incomplete startup packet',
+    tcp: true,
+    script: [send(startup(TRUST).subarray(0, 6)), pauseStep(), reset()],
+    received: ['reset sent'], log: [RECEIVED, RECV_RESET, commError('incomplete startup packet')],
+  },
+  {
+    name: 'RST in an idle session: the failed recv is logged, nothing else',
+    tcp: true,
+    script: [send(startup(TRUST)), read('ReadyForQuery'), reset()],
+    received: [...session(), 'reset sent'], log: [RECEIVED, authorized('test', 'trustdb'), RECV_RESET],
+    hooks: ['OK ssl=off user=test'],
+  },
+  {
+    name: 'inside TLS, FIN without close_notify in an idle session: logged as a reset',
+    script: [send(sslRequest()), byte(), tlsHandshake(), send(startup(TRUST)), read('ReadyForQuery'), hangUpTcp(), closed()],
+    received: ['byte S', 'tls TLSv1.3', ...session(), 'closed'], log: [RECEIVED, authorized('test', 'trustdb', TLS_SUFFIX), RECV_RESET],
+    hooks: ['OK ssl=on user=test'],
+  },
+  {
+    name: 'inside TLS, close_notify and FIN in an idle session: a clean EOF, nothing logged',
+    script: [send(sslRequest()), byte(), tlsHandshake(), send(startup(TRUST)), read('ReadyForQuery'), hangUp(), closed()],
+    received: ['byte S', 'tls TLSv1.3', ...session(), 'closed'], log: [RECEIVED, authorized('test', 'trustdb', TLS_SUFFIX)],
+    hooks: ['OK ssl=on user=test'],
+  },
+  {
+    name: 'inside TLS, RST in an idle session: the failed recv is logged',
+    script: [send(sslRequest()), byte(), tlsHandshake(), send(startup(TRUST)), read('ReadyForQuery'), reset()],
+    received: ['byte S', 'tls TLSv1.3', ...session(), 'reset sent'], log: [RECEIVED, authorized('test', 'trustdb', TLS_SUFFIX), RECV_RESET],
+    hooks: ['OK ssl=on user=test'],
+  },
+
   // ---- CancelRequest (nothing is ever answered) ----
+  {
+    name: 'CancelRequest naming PID 3563746820: logged as the signed int32 PostgreSQL reads',
+    script: [send(untyped(Buffer.concat([int32(CANCEL_CODE), int32(-731220476), int32(0)]))), closed()],
+    received: ['closed'], log: [RECEIVED, logLine('PID -731220476 in cancel request did not match any process')],
+  },
   {
     name: 'CancelRequest for an unknown PID',
     script: [send(untyped(Buffer.concat([int32(CANCEL_CODE), int32(1), int32(0)]))), closed()],

@@ -37,6 +37,7 @@ export class ScriptedConnection implements ClientConnection {
   cancelKey = Buffer.from([1, 2, 3, 4]);
   frontendProtocol: ProtocolVersion = { major: 3, minor: 0 };
   session: SessionGucs | null = null;
+  readonly canAcceptConnections = 'ok' as const;
   transactionStatus: 'I' | 'T' | 'E' = 'I';
   /** Every message flushed to the client, in order. */
   readonly sent: BackendMessage[] = [];
@@ -113,6 +114,7 @@ export class ScriptedConnection implements ClientConnection {
       const onAbort = () => reject(this.timeoutError());
       this.abort.signal.addEventListener('abort', onAbort, { once: true });
       p.then((v) => { this.abort.signal.removeEventListener('abort', onAbort); resolve(v); }, reject);
+      p.catch(() => {});
     });
   }
   private timeoutError(): PgError {

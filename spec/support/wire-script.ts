@@ -101,6 +101,12 @@ export type Step =
   | ({ op: 'cancel'; target: number; key: 'right' | 'wrong' } & On)
   /** Half-close: send FIN (close_notify first under TLS) and keep reading. */
   | ({ op: 'end' } & On)
+  /** Under TLS: send FIN on the TCP connection without close_notify, and keep reading. */
+  | ({ op: 'end-tcp' } & On)
+  /** Abort the connection: RST, nothing more is read. */
+  | ({ op: 'reset' } & On)
+  /** Wait a moment of real time (lets the server act on what it got, e.g. before a reset). */
+  | ({ op: 'pause'; ms: number } & On)
   /** Let authentication_timeout run out on this connection. */
   | ({ op: 'stall' } & On)
   /** Read until the server closes this connection. */
@@ -113,6 +119,9 @@ export const tlsHandshake = (c?: number): Step => ({ op: 'tls', ...(c !== undefi
 export const read = (until: string, c?: number): Step => ({ op: 'read', until, ...(c !== undefined ? { c } : {}) });
 export const raw = (): Step => ({ op: 'raw' });
 export const hangUp = (c?: number): Step => ({ op: 'end', ...(c !== undefined ? { c } : {}) });
+export const hangUpTcp = (c?: number): Step => ({ op: 'end-tcp', ...(c !== undefined ? { c } : {}) });
+export const reset = (c?: number): Step => ({ op: 'reset', ...(c !== undefined ? { c } : {}) });
+export const pause = (ms: number): Step => ({ op: 'pause', ms });
 export const stall = (c?: number): Step => ({ op: 'stall', ...(c !== undefined ? { c } : {}) });
 export const closed = (c?: number): Step => ({ op: 'closed', ...(c !== undefined ? { c } : {}) });
 export const connect = (c: number): Step => ({ op: 'connect', c });
@@ -184,20 +193,33 @@ export class ScriptConnection {
     this.listen(sock);
   }
 
+  /** The server reset the connection (RST) rather than closing it (FIN). */
+  reset = false;
   private readonly onData = (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake(); };
   private readonly onGone = () => { this.closed = true; this.wake(); };
+  private readonly onError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ECONNRESET' && !this.closed) this.reset = true;
+    this.onGone();
+  };
 
   private listen(s: Duplex): void {
     s.on('data', this.onData);
     s.on('end', this.onGone);
     s.on('close', this.onGone);
-    s.on('error', () => {});
+    s.on('error', this.onError);
+  }
+
+  /** How the server's side ended, as a token: FIN or RST. */
+  private get closedToken(): string {
+    return this.reset ? 'reset' : 'closed';
   }
 
   private unlisten(s: Duplex): void {
     s.off('data', this.onData);
     s.off('end', this.onGone);
     s.off('close', this.onGone);
+    s.off('error', this.onError);
+    s.on('error', () => {});
   }
 
   private wake(): void {
@@ -232,7 +254,7 @@ export class ScriptConnection {
 
   async readByte(): Promise<void> {
     if (!(await this.waitFor(() => this.buf.length >= 1))) {
-      this.tokens.push(this.closed ? 'closed' : 'no answer');
+      this.tokens.push(this.closed ? this.closedToken : 'no answer');
       return;
     }
     this.tokens.push(`byte ${String.fromCharCode(this.buf[0]!)}`);
@@ -305,7 +327,7 @@ export class ScriptConnection {
       if (!f) {
         if (this.buf.length > 0) this.tokens.push(`partial frame ${this.buf.toString('hex')}`);
         this.buf = Buffer.alloc(0);
-        this.tokens.push(this.closed ? 'closed' : 'still open');
+        this.tokens.push(this.closed ? this.closedToken : 'still open');
         return;
       }
       const token = this.decode(f);
@@ -318,7 +340,7 @@ export class ScriptConnection {
     await this.waitFor(() => false);
     this.tokens.push(`raw ${JSON.stringify(this.buf.toString('latin1'))}`);
     this.buf = Buffer.alloc(0);
-    this.tokens.push(this.closed ? 'closed' : 'still open');
+    this.tokens.push(this.closed ? this.closedToken : 'still open');
   }
 
   async startTls(): Promise<void> {
@@ -368,6 +390,22 @@ export class ScriptConnection {
     (this.tlsSocket ?? this.sock).end();
   }
 
+  /** FIN on the TCP connection itself, without TLS's close_notify. */
+  endTcp(): void {
+    this.sock.end();
+  }
+
+  /** RST: the connection is aborted and nothing more is read from it. */
+  resetConnection(): void {
+    const s = this.sock as Duplex & { resetAndDestroy?: () => unknown };
+    this.unlisten(this.sock);
+    if (this.tlsSocket) this.unlisten(this.tlsSocket);
+    if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+    else s.destroy();
+    this.closed = true;
+    this.tokens.push('reset sent');
+  }
+
   destroy(): void {
     this.tlsSocket?.destroy();
     this.sock.destroy();
@@ -405,14 +443,17 @@ export async function runScript(target: Target, script: readonly Step[]): Promis
           break;
         }
         case 'end': c.end(); break;
+        case 'end-tcp': c.endTcp(); break;
+        case 'reset': c.resetConnection(); break;
+        case 'pause': await new Promise((r) => setTimeout(r, step.ms)); break;
         case 'stall': await target.stall(c); break;
-        case 'closed': if (c.tokens.at(-1) !== 'closed') await c.readUntil(''); break;
+        case 'closed': if (!['closed', 'reset', 'reset sent'].includes(c.tokens.at(-1) ?? '')) await c.readUntil(''); break;
       }
     }
     // Whatever is left: read each connection to its end.
     for (const c of conns.values()) {
       const last = c.tokens.at(-1);
-      if (last !== 'closed' && last !== 'still open') await c.readUntil('');
+      if (last !== 'closed' && last !== 'reset' && last !== 'reset sent' && last !== 'still open') await c.readUntil('');
     }
   } finally {
     for (const c of conns.values()) c.destroy();

@@ -252,6 +252,38 @@ describe('wire MessageReader', () => {
     });
   });
 
+  describe('reading on demand (backpressure)', () => {
+    it('takes nothing from the stream while no read is pending, then only about what a read needs', async () => {
+      const s = new PassThrough({ highWaterMark: 16384 });
+      const reader = new MessageReader(s);
+      const chunk = Buffer.alloc(65536, 0x61);
+      let accepted = 0;
+      for (let i = 0; i < 16; i++) if (s.write(chunk)) accepted++;
+      await tick();
+      // The writer is told to wait almost at once, and nothing moved into the reader.
+      expect(accepted).to.be.below(2);
+      expect(reader.bufferedLength()).to.equal(0);
+      const got = await reader.readBytes(10);
+      expect(got.length).to.equal(10);
+      await tick();
+      // One chunk's worth at most beyond the 10 bytes: the stream is paused again.
+      expect(reader.bufferedLength()).to.be.at.most(chunk.length);
+      expect(s.isPaused()).to.equal(true);
+      reader.close();
+    });
+
+    it('counts what a backend would not have recv()ed: 8 KiB reads of what had arrived', async () => {
+      const s = new PassThrough();
+      const reader = new MessageReader(s);
+      s.write(Buffer.concat([int32(10005), Buffer.alloc(10001, 0x61)]));
+      const r = await reader.readStartupPacket();
+      expect(r).to.deep.equal({ kind: 'invalid-length', length: 10005 });
+      // One recv of 8192 took the length word and more; the rest never left the kernel.
+      expect(reader.unreadByBackend()).to.equal(4 + 10001 - 8192);
+      reader.close();
+    });
+  });
+
   describe('detach and attach', () => {
     it('returns the unconsumed bytes, leaves no listener, and loses nothing written later', async () => {
       const s = new PassThrough();

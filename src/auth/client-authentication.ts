@@ -113,13 +113,21 @@ export async function clientAuthentication(be: ClientConnection): Promise<void> 
 /**
  * ClientAuthentication_hook(port, status). An error thrown by a hook ends the
  * connection like ereport(ERROR) during authentication: promoted to FATAL.
+ * The wait is bounded by authentication_timeout and by shutdown: a hook woken
+ * by either (pg_usleep returns early) finishes as in C; a promise that does
+ * not settle is abandoned, the connection ends with the interrupt's error.
  */
 async function callHook(be: ClientConnection, status: Status): Promise<void> {
   const hook = be.ctx.clientAuthenticationHook();
   if (hook) {
-    try {
-      await hook(snapshotPort(be.port), status);
-    } catch (err) {
+    // The hook's own failure is kept apart from the wait's: only an interrupt makes interruptible() throw.
+    let failure: { error: unknown } | null = null;
+    const run = Promise.resolve()
+      .then(() => hook(snapshotPort(be.port), status))
+      .then(() => {}, (error: unknown) => { failure = { error }; });
+    await be.interruptible(run, { letSettle: true });
+    if (failure) {
+      const err = (failure as { error: unknown }).error;
       if (err instanceof PgError) throw new PgError({ ...err.fields, severity: err.severity === 'ERROR' ? 'FATAL' : err.severity });
       throw new PgError({ severity: 'FATAL', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) });
     }

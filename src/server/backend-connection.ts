@@ -1,9 +1,18 @@
 /**
  * The ClientConnection of one backend, over a real or in-memory socket: the
  * Port, pqcomm's receive buffer and send queue, secure_open_server, and the
- * interrupts (authentication_timeout) that end a wait. Every decision about
- * reading, writing, waiting and closing the client's socket is made here;
- * the steps only see the ClientConnection interface.
+ * interrupts (authentication_timeout, shutdown) that end a wait. Every
+ * decision about reading, writing, waiting and closing the client's socket is
+ * made here; the steps only see the ClientConnection interface.
+ *
+ *  - reading: only while a step waits for bytes (the socket is paused
+ *    otherwise), bounded by the protocol's length limits;
+ *  - waiting: every read, the TLS handshake and the hook are interruptible;
+ *  - half-close: a client's FIN ends input only; replies still go out;
+ *  - closing: FIN, or RST when the client sent bytes the backend never read
+ *    (what the kernel does when a process exits with unread input);
+ *  - socket errors are logged as PostgreSQL logs them (`could not receive
+ *    data from client: …`, `could not send data to client: …`).
  */
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
@@ -14,17 +23,37 @@ import { newPort, type MutablePort } from '../port.js';
 import type { ClientConnection, LogSeverity } from '../connection.js';
 import type { SessionGucs } from '../session/gucs.js';
 import { MessageReader, type MessageBodyRead, type MessageRead, type StartupRead } from '../wire/reader.js';
-import { encodeBackend, toErrorResponse, toLegacyErrorResponse } from '../wire/codec.js';
+import { encodeBackend, toErrorResponse, toLegacyErrorResponse, toNoticeResponse } from '../wire/codec.js';
 import type { BackendMessage, ProtocolVersion } from '../wire/messages.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
 import { ProcExit } from './exits.js';
+import { noteIoActivity } from '../clock.js';
 import type { ServerContext } from './context.js';
 import { withPrefix } from './prefixed-stream.js';
-import { WireTap } from './wire-tap.js';
-import { acceptTls, cipherBits, isVersionProblem, rfc2253 } from './secure-open.js';
+import { WireTap, type Resettable } from './wire-tap.js';
+import { acceptTls, cipherBits, isRecordHeaderFailure, isVersionProblem, rfc2253, SYSCALL_ERRORS } from './secure-open.js';
 
-/** Which of PostgreSQL's two authentication_timeout windows is running. */
-export type TimerPhase = 'startup' | 'authentication';
+/** Where the backend is: what an interrupt means depends on it. */
+export type Stage = 'startup' | 'authentication' | 'session';
+
+/**
+ * An interrupt that became pending: one of the two authentication_timeout
+ * windows firing, or the postmaster's shutdown signal (SIGTERM for fast
+ * shutdown: `die`; SIGQUIT for immediate: `quickdie`).
+ */
+type Interrupt = 'startup-timeout' | 'auth-timeout' | 'die' | 'quickdie';
+
+/** Event-loop turns a woken hook gets to return before it is abandoned. */
+const HOOK_SETTLE_TURNS = 10;
+
+/** errcode_for_socket_access(): the SQLSTATE of a failed recv()/send(). */
+function socketSqlstate(code: string | undefined): string {
+  return code === 'EPIPE' || code === 'ECONNRESET' ? '08006' : '58030';
+}
+
+function strerror(err: NodeJS.ErrnoException): string {
+  return (err.code ? SYSCALL_ERRORS[err.code] : undefined) ?? err.message;
+}
 
 export class BackendConnection implements ClientConnection {
   readonly port: MutablePort;
@@ -37,15 +66,28 @@ export class BackendConnection implements ClientConnection {
   readonly sessionStart: number;
   tlsSocket: tls.TLSSocket | null = null;
 
-  private readonly raw: Duplex;
+  /** The accepted socket; only close() ends it. */
+  private readonly socket: Duplex & Resettable;
+  /** The socket, or the tap in front of it (capture, TLS). */
+  private raw: Duplex;
+  private tap: WireTap | null = null;
   private stream: Duplex;
+  /** Bytes a failed TLS handshake left unread (OpenSSL stops after a bad record header). */
+  private tlsUnread = 0;
   private readonly reader: MessageReader;
   /** Whether this connection's bytes are reported as `wire` events. */
   private readonly capturing: boolean;
   private pending: Buffer[] = [];
+  private stage: Stage = 'startup';
   private timer: { cancel(): void } | null = null;
-  private timerAbort: AbortController | null = null;
-  private timerPhase: TimerPhase | null = null;
+  private pendingInterrupt: Interrupt | null = null;
+  /** Aborted when an interrupt becomes pending: waits end, pg_usleep returns early. */
+  private readonly wakeup = new AbortController();
+  private recvErrorLogged = false;
+  private socketError: NodeJS.ErrnoException | null = null;
+  private sendErrorLogged = false;
+  /** The last write handed to the socket, settled when the socket took it (or failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -56,19 +98,22 @@ export class BackendConnection implements ClientConnection {
     socket: Duplex,
     remoteHost: string,
     remotePort: number | null,
+    readonly canAcceptConnections: 'ok' | 'shutdown' = 'ok',
   ) {
     this.cancelKey = ctx.random.bytes(4);
     this.port = newPort(pid, remoteHost, remotePort === null ? '' : String(remotePort));
     this.sessionStart = ctx.clock.now();
-    // A socket error surfaces as EOF on our reads; keep it from becoming an unhandled 'error'.
-    socket.on('error', () => {});
+    // A socket error surfaces as EOF on our reads or as a failed send; kept here for the log line.
+    socket.on('error', (err: NodeJS.ErrnoException) => { this.socketError ??= err; });
     this.capturing = ctx.captureWire;
-    this.raw = this.capturing
-      ? new WireTap(socket, {
+    if (this.capturing) {
+      this.tap = new WireTap(socket, {
         bytes: (from, data) => this.emit({ type: 'wire', from, layer: 'tcp', data }),
         closed: (from, how) => this.emit({ type: 'wire-close', from, how }),
-      })
-      : socket;
+      });
+    }
+    this.socket = socket;
+    this.raw = this.tap ?? socket;
     this.raw.on('error', () => {});
     this.stream = this.raw;
     this.reader = new MessageReader(this.raw);
@@ -105,77 +150,145 @@ export class BackendConnection implements ClientConnection {
     const toClient = this.outputToClient && fields.severity !== 'LOG';
     this.emit({ type: 'error', error: fields, toClient, toLog: true });
     if (!toClient) return;
-    // Pre-3.0 clients get the old unframed format.
-    this.send(this.frontendProtocol.major < 3 ? toLegacyErrorResponse(fields) : toErrorResponse(fields));
+    // Pre-3.0 clients get the old unframed format; 0.0 (FrontendProtocol not set) counts as modern (15.20's elog.c).
+    const { major, minor } = this.frontendProtocol;
+    const legacy = major < 3 && !(major === 0 && minor === 0);
+    this.send(legacy ? toLegacyErrorResponse(fields) : toErrorResponse(fields));
     this.flush();
   }
 
   // ---- interrupts -------------------------------------------------------------
 
-  /** Start one of the authentication_timeout windows (startup packet, then authentication). */
-  armTimer(phase: TimerPhase): void {
-    this.disarmTimer();
-    const ac = new AbortController();
-    this.timerAbort = ac;
-    this.timerPhase = phase;
-    this.timer = this.ctx.clock.setTimer(this.settings.authenticationTimeoutMs, () => ac.abort(phase));
-  }
-
-  disarmTimer(): void {
+  /**
+   * Move to the next stage of the backend's life, arming the authentication_timeout
+   * window that stage has (startup packet, authentication) or none (session).
+   */
+  enter(stage: Stage): void {
+    this.stage = stage;
     this.timer?.cancel();
     this.timer = null;
-    this.timerAbort = null;
-    this.timerPhase = null;
+    if (stage === 'session') return;
+    const kind: Interrupt = stage === 'startup' ? 'startup-timeout' : 'auth-timeout';
+    this.timer = this.ctx.clock.setTimer(this.settings.authenticationTimeoutMs, () => this.raise(kind));
   }
 
-  get interrupt(): AbortSignal | null {
-    return this.timerPhase === 'authentication' ? this.timerAbort!.signal : null;
+  /** The postmaster's SIGTERM (fast shutdown): the next wait or check ends the backend. */
+  die(): void {
+    this.raise('die');
   }
 
-  /** The timeout as PostgreSQL would raise it at the next CHECK_FOR_INTERRUPTS, or null. */
-  private pendingTimeout(): TimerPhase | null {
-    const ac = this.timerAbort;
-    return ac?.signal.aborted ? (ac.signal.reason as TimerPhase) : null;
+  /**
+   * The postmaster's SIGQUIT (immediate shutdown): quickdie() tells a client in a
+   * session, in a WARNING only the client sees, and the backend exits at once.
+   */
+  quickDie(): void {
+    if (this.closed || this.pendingInterrupt === 'quickdie') return;
+    if (this.stage === 'session' && this.outputToClient) {
+      const notice: PgErrorFields = { severity: 'WARNING', sqlstate: '57P01', message: 'terminating connection due to immediate shutdown command', file: 'postgres.c', line: 2907, routine: 'quickdie' };
+      this.emit({ type: 'error', error: notice, toClient: true, toLog: false });
+      this.pending = [];
+      this.send(toNoticeResponse(notice));
+      this.flush();
+    }
+    this.outputToClient = false;
+    this.pendingInterrupt = 'quickdie';
+    if (!this.wakeup.signal.aborted) this.wakeup.abort('quickdie');
+  }
+
+  /** Whether a shutdown signal (rather than a timeout) ended the backend. */
+  get shutDown(): boolean {
+    return this.pendingInterrupt === 'die' || this.pendingInterrupt === 'quickdie';
+  }
+
+  private raise(kind: Interrupt): void {
+    if (this.closed) return;
+    // A shutdown outranks a timeout that nobody has acted on yet (ProcDiePending is one flag).
+    if (this.pendingInterrupt === null || (kind === 'die' && this.pendingInterrupt !== 'quickdie')) this.pendingInterrupt = kind;
+    if (!this.wakeup.signal.aborted) this.wakeup.abort(kind);
+  }
+
+  get interrupt(): AbortSignal {
+    return this.wakeup.signal;
   }
 
   checkForInterrupts(): void {
-    const fired = this.pendingTimeout();
-    if (fired) throw this.timeoutError(fired);
+    if (this.pendingInterrupt) throw this.interruptError(this.pendingInterrupt);
   }
 
-  private timeoutError(phase: TimerPhase): Error {
-    return match(phase)
-      // Startup-packet timeout: the backend just _exit(1)s, nothing logged.
-      .with('startup', () => new ProcExit('timeout'))
-      .with('authentication', () => {
-        this.outputToClient = false;
-        return new PgError({ severity: 'FATAL', sqlstate: '57014', message: 'canceling authentication due to timeout', file: 'postgres.c', routine: 'ProcessInterrupts' });
-      })
+  /** What ProcessInterrupts() raises for a pending interrupt, at this stage. */
+  private interruptError(kind: Interrupt): Error {
+    return match(kind)
+      // Startup-packet timeout and SIGTERM before the startup packet is through: _exit(1), nothing logged.
+      .with('startup-timeout', () => new ProcExit('timeout'))
+      .with('quickdie', () => new ProcExit('shutdown'))
+      .with('auth-timeout', () => this.authCancel())
+      .with('die', () => match(this.stage)
+        .with('startup', () => new ProcExit('shutdown'))
+        // 15 reports any SIGTERM during authentication as the timeout (ClientAuthInProgress).
+        .with('authentication', () => this.authCancel())
+        .with('session', () => new PgError({ severity: 'FATAL', sqlstate: '57P01', message: 'terminating connection due to administrator command', file: 'postgres.c', line: 3211, routine: 'ProcessInterrupts' }))
+        .exhaustive())
       .exhaustive();
   }
 
-  async interruptible<T>(p: Promise<T>): Promise<T> {
-    const ac = this.timerAbort;
-    if (!ac) return p;
-    if (ac.signal.aborted) throw this.timeoutError(ac.signal.reason as TimerPhase);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(this.timeoutError(ac.signal.reason as TimerPhase));
-      ac.signal.addEventListener('abort', onAbort, { once: true });
+  private authCancel(): PgError {
+    this.outputToClient = false;
+    return new PgError({ severity: 'FATAL', sqlstate: '57014', message: 'canceling authentication due to timeout', file: 'postgres.c', routine: 'ProcessInterrupts' });
+  }
+
+  async interruptible<T>(p: Promise<T>, opts: { letSettle?: boolean } = {}): Promise<T> {
+    if (this.pendingInterrupt) {
+      p.catch(() => {});
+      throw this.interruptError(this.pendingInterrupt);
+    }
+    const signal = this.wakeup.signal;
+    const outcome = await new Promise<{ ok: true; value: T } | { ok: false; error: unknown } | null>((resolve) => {
+      const onWake = () => resolve(null);
+      signal.addEventListener('abort', onWake, { once: true });
       p.then(
-        (v) => { ac.signal.removeEventListener('abort', onAbort); resolve(v); },
-        (e) => { ac.signal.removeEventListener('abort', onAbort); reject(e); },
+        (value) => { signal.removeEventListener('abort', onWake); resolve({ ok: true, value }); },
+        (error: unknown) => { signal.removeEventListener('abort', onWake); resolve({ ok: false, error }); },
       );
     });
+    if (outcome) {
+      if (outcome.ok) return outcome.value;
+      throw outcome.error;
+    }
+    // Woken by an interrupt. Code that sleeps interruptibly (a hook in pg_usleep) returns
+    // when woken, as C code does; give it a few turns before abandoning the wait.
+    if (opts.letSettle && this.pendingInterrupt !== 'quickdie') {
+      const settled = await settleWithin(p, HOOK_SETTLE_TURNS);
+      if (settled) {
+        if (settled.ok) return settled.value;
+        throw settled.error;
+      }
+    }
+    p.catch(() => {});
+    throw this.interruptError(this.pendingInterrupt!);
   }
 
   // ---- receiving --------------------------------------------------------------
 
-  readStartupPacket(): Promise<StartupRead> { return this.interruptible(this.reader.readStartupPacket()); }
-  peekByte(): Promise<number | null> { return this.interruptible(this.reader.peekByte()); }
-  readMessageType(): Promise<number | null> { return this.interruptible(this.reader.readMessageType()); }
-  readMessageBody(maxLength: number): Promise<MessageBodyRead> { return this.interruptible(this.reader.readMessageBody(maxLength)); }
-  readMessage(maxLength: number): Promise<MessageRead> { return this.interruptible(this.reader.readMessage(maxLength)); }
+  readStartupPacket(): Promise<StartupRead> { return this.recv(this.reader.readStartupPacket()); }
+  peekByte(): Promise<number | null> { return this.recv(this.reader.peekByte()); }
+  readMessageType(): Promise<number | null> { return this.recv(this.reader.readMessageType()); }
+  readMessageBody(maxLength: number): Promise<MessageBodyRead> { return this.recv(this.reader.readMessageBody(maxLength)); }
+  readMessage(maxLength: number): Promise<MessageRead> { return this.recv(this.reader.readMessage(maxLength)); }
   bufferedLength(): number { return this.reader.bufferedLength(); }
+
+  /** A read as pq_recvbuf does it: interruptible, and a failed recv() is logged before the caller sees EOF. */
+  private async recv<T>(read: Promise<T>): Promise<T> {
+    const result = await this.interruptible(read);
+    if (this.recvErrorLogged || !isEof(result)) return result;
+    let err = this.reader.error as NodeJS.ErrnoException | null;
+    // Under TLS an EOF without the client's close_notify is a failed recv too (be_tls_read makes it ECONNRESET).
+    if (!err && this.tlsSocket && this.tap && !this.tap.clientSentCloseNotify) err = Object.assign(new Error('EOF without close_notify'), { code: 'ECONNRESET' });
+    if (err) {
+      this.recvErrorLogged = true;
+      this.emit({ type: 'error', error: { severity: 'LOG', sqlstate: socketSqlstate(err.code), message: `could not receive data from client: ${strerror(err)}` }, toClient: false, toLog: true });
+    }
+    return result;
+  }
 
   // ---- sending ----------------------------------------------------------------
 
@@ -187,9 +300,29 @@ export class BackendConnection implements ClientConnection {
     if (this.pending.length === 0) return;
     const data = Buffer.concat(this.pending);
     this.pending = [];
-    if (!this.outputToClient || this.closed || this.stream.destroyed || this.stream.writableEnded) return;
+    if (!this.outputToClient || this.closed) return;
+    if (this.stream.destroyed || this.stream.writableEnded) {
+      // The socket failed while nothing was reading or writing it (the client's RST):
+      // this send is where PostgreSQL finds out.
+      if (this.socketError) this.sendFailed(this.socketError);
+      return;
+    }
     if (this.capturing && this.tlsSocket) this.emit({ type: 'wire', from: 'server', layer: 'tls', data });
-    this.stream.write(data);
+    this.lastWrite = new Promise<void>((resolve) => {
+      this.stream.write(data, (err?: Error | null) => {
+        const e = err as NodeJS.ErrnoException | null | undefined;
+        // A stream destroyed under the write only says so; the socket's own error says why.
+        if (e) this.sendFailed(e.code === 'ERR_STREAM_DESTROYED' ? this.socketError ?? e : e);
+        resolve();
+      });
+    });
+  }
+
+  /** internal_flush()'s complaint, once per connection. */
+  private sendFailed(err: NodeJS.ErrnoException): void {
+    if (this.sendErrorLogged || err.code === 'ERR_STREAM_DESTROYED') return;
+    this.sendErrorLogged = true;
+    this.emit({ type: 'error', error: { severity: 'LOG', sqlstate: socketSqlstate(err.code), message: `could not send data to client: ${strerror(err)}` }, toClient: false, toLog: true });
   }
 
   sendAuthRequest(msg: BackendMessage): void {
@@ -217,9 +350,18 @@ export class BackendConnection implements ClientConnection {
     // 17+ hands bytes it already read to OpenSSL: the ClientHello of a direct SSL
     // connection, or plaintext pipelined after an SSLRequest (which then fails the handshake).
     const feedLeftover = opts.direct === true || (major >= 17 && leftover.length > 0);
+    // TLS always runs over the tap, which follows the client's records (close_notify, unread bytes).
+    if (!this.tap) {
+      this.tap = new WireTap(this.raw);
+      this.tap.on('error', () => {});
+    }
+    this.raw = this.tap;
+    this.tap.watchTls(feedLeftover ? leftover : undefined);
     const transport = feedLeftover ? withPrefix(leftover, this.raw) : this.raw;
     const outcome = await this.interruptible(acceptTls(transport, this.raw, material, major));
     if (!outcome.ok) {
+      // A first record OpenSSL refuses by its header was read 5 bytes deep; the rest stays in the kernel.
+      if (isRecordHeaderFailure(outcome.reason)) this.tlsUnread = Math.max(0, this.tap.tlsBytesFromClient - 5);
       const failure = this.tlsFailure(outcome.reason);
       if (feedLeftover && !opts.direct) this.logCommError('buffered unencrypted data remains after negotiating SSL connection');
       throw failure;
@@ -268,27 +410,67 @@ export class BackendConnection implements ClientConnection {
 
   // ---- closing ----------------------------------------------------------------
 
-  /** The backend is exiting: flush what is queued, stop reading, and let the socket go. */
-  close(): void {
+  /**
+   * The backend is exiting: flush what is queued, stop reading, and let the
+   * socket go as the kernel would at exit: FIN, or RST when the client sent
+   * bytes the backend never read. Resolves once the last reply reached the
+   * socket (so a failed send is logged before the backend is gone).
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
-    this.disarmTimer();
+    this.timer?.cancel();
+    this.timer = null;
     this.flush();
     this.closed = true;
-    this.reader.close();
-    // Let the last message (and TLS close_notify) drain before the socket goes; a peer
-    // that never lets it drain gets dropped anyway after a moment.
+    const unread = this.reader.unreadByBackend() + this.tlsUnread;
+    this.reader.close({ keepPaused: true });
     const s = this.stream;
-    const raw = this.raw;
-    const drop = () => { clearTimeout(fallback); s.destroy(); raw.destroy(); };
-    const fallback = setTimeout(drop, 1000);
-    fallback.unref();
-    if (s.destroyed || s.writableEnded) setImmediate(drop);
-    else s.end(() => setImmediate(drop));
-    s.once('close', () => setImmediate(drop));
+    const socket = this.socket;
+    let fallback: NodeJS.Timeout | undefined;
+    // A peer that never lets our last bytes drain is dropped after a moment.
+    const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => { fallback = setTimeout(r, 1000); fallback.unref(); })]).finally(() => clearTimeout(fallback));
+    await bounded(this.lastWrite);
+    const drop = () => { clearTimeout(fallback); s.destroy(); this.tap?.destroy(); socket.destroy(); };
+    if (unread > 0 && !socket.destroyed) {
+      if (this.tap) this.tap.resetAndDestroy();
+      else if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+      drop();
+      return;
+    }
+    if (s.destroyed || s.writableEnded) { drop(); return; }
+    // Let the end (and TLS close_notify) drain before the socket goes.
+    await new Promise<void>((resolve) => {
+      const done = () => { drop(); resolve(); };
+      s.once('close', done);
+      s.end(done);
+      fallback = setTimeout(done, 1000);
+      fallback.unref();
+    });
   }
 
-  /** Drop the socket at once (server stop). */
+  /** Drop the socket at once. */
   destroy(): void {
-    this.raw.destroy();
+    this.socket.destroy();
   }
+}
+
+/** Whether a read came back empty-handed: EOF before or inside what it wanted. */
+function isEof(result: unknown): boolean {
+  if (result === null) return true;
+  const kind = (result as { kind?: string } | undefined)?.kind;
+  return kind === 'eof' || kind === 'incomplete' || kind === 'eof-in-length';
+}
+
+/**
+ * p's outcome if it settles within `turns` event-loop turns, else null. The
+ * backend counts as busy meanwhile, so a virtual clock does not jump ahead.
+ */
+async function settleWithin<T>(p: Promise<T>, turns: number): Promise<{ ok: true; value: T } | { ok: false; error: unknown } | null> {
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
+  p.then((value) => { outcome = { ok: true, value }; }, (error: unknown) => { outcome = { ok: false, error }; });
+  for (let i = 0; i < turns && outcome === null; i++) {
+    noteIoActivity();
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return outcome;
 }

@@ -38,9 +38,10 @@ export class Backend implements BackendView {
     socket: Duplex,
     remoteHost: string,
     remotePort: number | null,
+    canAcceptConnections: 'ok' | 'shutdown' = 'ok',
   ) {
     this.pid = ctx.allocatePid();
-    this.conn = new BackendConnection(ctx, this.pid, id, socket, remoteHost, remotePort);
+    this.conn = new BackendConnection(ctx, this.pid, id, socket, remoteHost, remotePort, canAcceptConnections);
   }
 
   get port(): MutablePort { return this.conn.port; }
@@ -54,21 +55,20 @@ export class Backend implements BackendView {
     const be = this.conn;
     try {
       be.emit({ type: 'connection-received', remoteHost: be.port.remote_host, remotePort: be.port.remote_port === '' ? null : Number(be.port.remote_port) });
-      be.armTimer('startup');
+      be.enter('startup');
       await processStartupPacket(be);
-      be.disarmTimer();
       this.initProcess();
       this.phase = { name: 'authentication' };
-      be.armTimer('authentication');
+      be.enter('authentication');
       await performAuthentication(be);
-      be.disarmTimer();
       this.phase = { name: 'session' };
+      be.enter('session');
       await initPostgres(be);
       await postgresMain(be);
     } catch (err) {
       this.handleExit(err);
     } finally {
-      this.cleanup();
+      await this.cleanup();
     }
   }
 
@@ -88,26 +88,38 @@ export class Backend implements BackendView {
         .exhaustive();
       return;
     }
+    if (this.conn.shutDown) this.closeReason = 'shutdown';
     // Outside the command loop there is no error recovery, so errstart() promotes ERROR to FATAL.
     const fields: PgErrorFields = err instanceof PgError
       ? { ...err.fields, severity: err.severity === 'ERROR' ? 'FATAL' : err.severity }
       : { severity: 'FATAL', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) };
     this.conn.reportFatal(fields);
-    this.closeReason = 'fatal';
+    if (!this.conn.shutDown) this.closeReason = 'fatal';
   }
 
-  /** Close the connection from the server side (Ctrl-C / server stop). */
+  /** The postmaster's SIGTERM (fast shutdown): the backend ends at its next wait, as PostgreSQL's does. */
+  die(): void {
+    this.conn.die();
+  }
+
+  /** The postmaster's SIGQUIT (immediate shutdown). */
+  quickDie(): void {
+    this.conn.quickDie();
+  }
+
+  /** Drop the connection at once, whatever the backend is doing (the socket goes; the backend then exits). */
   terminate(): void {
     this.closeReason = 'shutdown';
     this.conn.destroy();
   }
 
-  private cleanup(): void {
+  private async cleanup(): Promise<void> {
     if (this.exited) return;
     this.exited = true;
-    this.conn.close();
+    // The slot is free as soon as the backend is done, whatever the socket still does.
     this.phase = { name: 'exited' };
     this.holdsProc = false;
+    await this.conn.close();
     const be = this.conn;
     if (be.session) {
       be.emit({ type: 'session-ended', user: be.port.user_name, database: be.port.database_name, sessionMs: this.ctx.clock.now() - be.sessionStart });

@@ -28,10 +28,17 @@ export function acceptTls(transport: Duplex, hangUpSource: Duplex, material: Tls
     // 17+ accepts only the "postgresql" ALPN protocol (a client offering others gets no_application_protocol).
     ...(major >= 17 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => (protocols.includes('postgresql') ? 'postgresql' : undefined) } : {}),
   });
+  // A FIN during the handshake must fail it (node reports that only on a socket that is not
+  // half-open); once the session is up, a client's close only ends its input again.
+  transport.allowHalfOpen = false;
   // A stream that is not a net.Socket (the in-memory transport) reports a hang-up only as 'end'/'close'.
   let hangUp = (): void => {};
   const handshake = new Promise<HandshakeOutcome>((resolve) => {
-    acceptor.once('secureConnection', (s: tls.TLSSocket) => resolve({ ok: true, socket: s }));
+    acceptor.once('secureConnection', (s: tls.TLSSocket) => {
+      s.allowHalfOpen = true;
+      transport.allowHalfOpen = true;
+      resolve({ ok: true, socket: s });
+    });
     acceptor.once('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }) => resolve({ ok: false, reason: opensslReason(e) }));
     hangUp = () => resolve({ ok: false, reason: 'EOF detected' });
     hangUpSource.once('end', hangUp);
@@ -60,6 +67,11 @@ export const SYSCALL_ERRORS: Record<string, string> = {
 /** Whether an OpenSSL reason is about protocol versions (PostgreSQL then adds a HINT naming the range). */
 export function isVersionProblem(reason: string): boolean {
   return /wrong version number|unsupported protocol|version too low|version too high|no protocols available/i.test(reason);
+}
+
+/** OpenSSL rejections of a record by its 5-byte header alone (ssl3_get_record), before reading its body. */
+export function isRecordHeaderFailure(reason: string): boolean {
+  return /wrong version number|http request|https proxy request|packet length too long|record layer failure/i.test(reason);
 }
 
 /** X509_NAME_print_ex with XN_FLAG_RFC2253: most specific RDN first, comma separated. */

@@ -38,6 +38,18 @@ export interface PgServerOptions {
 
 export interface ListenAddress { host: string; port: number }
 
+/** PostgreSQL's three shutdown modes: SIGTERM (smart), SIGINT (fast), SIGQUIT (immediate). */
+export type ShutdownMode = 'smart' | 'fast' | 'immediate';
+
+/**
+ * Run once the server is stopping, after every backend has exited and before
+ * `database system is shut down` (the postmaster's on_proc_exit /
+ * before_shmem_exit). May return a promise; an error is logged, not thrown.
+ */
+export type ShutdownCallback = (mode: ShutdownMode) => void | Promise<void>;
+
+const SHUTDOWN_RANK: Record<ShutdownMode, number> = { smart: 1, fast: 2, immediate: 3 };
+
 export class PgServer implements ServerContext, ExtensionHost {
   readonly settings: ServerSettings;
   readonly clock: Clock;
@@ -54,6 +66,14 @@ export class PgServer implements ServerContext, ExtensionHost {
    * every byte and makes TLS run through JS streams.
    */
   captureWire = false;
+  /**
+   * Callbacks run during shutdown after the last backend has ended, last
+   * registered first (as on_proc_exit runs them), then `database system is
+   * shut down` is logged. Extensions register their exit callbacks here.
+   */
+  readonly shutdownCallbacks: ShutdownCallback[] = [];
+  private shutdownMode: ShutdownMode | null = null;
+  private stopped: Promise<void> | null = null;
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;
@@ -150,7 +170,13 @@ export class PgServer implements ServerContext, ExtensionHost {
 
   /** Hand an accepted socket to a new backend. Resolves when that backend exits. */
   accept(socket: Duplex, remoteHost: string, remotePort: number | null): Promise<void> {
-    const be = new Backend(this, ++this.connectionCount, socket, remoteHost, remotePort);
+    // Past a fast or immediate shutdown nothing listens any more.
+    if (this.shutdownMode === 'fast' || this.shutdownMode === 'immediate') {
+      socket.destroy();
+      return Promise.resolve();
+    }
+    // During a smart shutdown connections are still accepted, and refused after their startup packet.
+    const be = new Backend(this, ++this.connectionCount, socket, remoteHost, remotePort, this.shutdownMode === 'smart' ? 'shutdown' : 'ok');
     this.live.add(be);
     const p = be.run().finally(() => { this.running.delete(p); });
     this.running.add(p);
@@ -161,6 +187,10 @@ export class PgServer implements ServerContext, ExtensionHost {
   connect(remoteHost = '127.0.0.1', remotePort = 50000 + (this.connectionCount % 10000)): MemorySocket {
     const [client, server] = duplexPair();
     client.remotePort = remotePort;
+    if (this.shutdownMode === 'fast' || this.shutdownMode === 'immediate') {
+      server.destroy();
+      return client.refuse();
+    }
     void this.accept(server, remoteHost, remotePort);
     return client;
   }
@@ -169,7 +199,8 @@ export class PgServer implements ServerContext, ExtensionHost {
   async listen(port: number, hosts: string[] = ['127.0.0.1']): Promise<ListenAddress[]> {
     const bound: ListenAddress[] = [];
     for (const host of hosts) {
-      const srv = net.createServer({ noDelay: true }, (sock) => {
+      // allowHalfOpen: a client's FIN only ends its input; the backend's reply still goes out.
+      const srv = net.createServer({ noDelay: true, allowHalfOpen: true }, (sock) => {
         const remote = normalizeAddress(sock.remoteAddress ?? '');
         void this.accept(sock, remote, sock.remotePort ?? null);
       });
@@ -186,14 +217,54 @@ export class PgServer implements ServerContext, ExtensionHost {
     return bound;
   }
 
-  /** Stop listening, end every connection, wait for the backends to finish. */
-  async close(): Promise<void> {
-    // net.Server.close() waits for open connections, so end the backends while the listeners close.
-    const listeners = this.tcpServers.map((s) => new Promise<void>((r) => s.close(() => r())));
+  /** Fast shutdown: stop listening, end every backend as PostgreSQL's SIGINT does, wait for them. */
+  close(): Promise<void> {
+    return this.shutdown('fast');
+  }
+
+  /**
+   * Shut down as the postmaster does on SIGTERM (`smart`: wait for sessions
+   * to end, refuse new ones with 57P03), SIGINT (`fast`: every backend ends,
+   * a session with 57P01) or SIGQUIT (`immediate`: backends quit at once, a
+   * session hears a WARNING). A stronger request overrides a weaker one under
+   * way. Resolves when the server has stopped (`database system is shut down`).
+   */
+  shutdown(mode: ShutdownMode = 'fast'): Promise<void> {
+    if (this.shutdownMode !== null && SHUTDOWN_RANK[mode] <= SHUTDOWN_RANK[this.shutdownMode]) return this.stopped!;
+    this.shutdownMode = mode;
+    this.emit({ type: 'shutdown-requested', mode });
+    if (mode !== 'smart') {
+      this.stopListening();
+      for (const b of this.live) {
+        if (mode === 'fast') b.die();
+        else b.quickDie();
+      }
+    }
+    this.stopped ??= this.finishShutdown();
+    return this.stopped;
+  }
+
+  private listenersClosed: Promise<void>[] = [];
+
+  private stopListening(): void {
+    // net.Server.close() waits for open connections; the backends end those.
+    this.listenersClosed.push(...this.tcpServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.tcpServers = [];
-    for (const b of this.live) b.terminate();
-    await Promise.all([...listeners, Promise.allSettled([...this.running])]);
-    this.emit({ type: 'server-stopped' });
+  }
+
+  private async finishShutdown(): Promise<void> {
+    // New connections keep coming during a smart shutdown (each is refused and exits).
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    this.stopListening();
+    await Promise.all(this.listenersClosed);
+    for (const cb of [...this.shutdownCallbacks].reverse()) {
+      try {
+        await cb(this.shutdownMode!);
+      } catch (err) {
+        this.postmasterLog('LOG', `shutdown callback failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.emit({ type: 'server-stopped', mode: this.shutdownMode! });
   }
 
   /** Resolves when every backend started so far has exited. */

@@ -11,6 +11,7 @@ import { loadDataDirectory, StartupError, type StartupMessage } from './datadir.
 import { loadExtension, loadSharedPreloadLibraries } from '../extensions/loader.js';
 import type { ExtensionModule } from '../extensions/extension.js';
 import { PgError } from '../errors.js';
+import { persistedMockNonce } from './mock-nonce.js';
 
 export interface StartOptions {
   clock: Clock;
@@ -37,6 +38,13 @@ export async function startFromDataDirectory(dir: string, opts: StartOptions): P
   const server = new PgServer({
     hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, gucs: loaded.gucs, random: opts.random, clock: opts.clock,
   });
+  // Drawn by the server as always (so seeded runs keep their sequence), then replaced by the stored one.
+  try {
+    server.settings.mockAuthNonce = persistedMockNonce(loaded.dataDirectory, server.settings.mockAuthNonce, loaded.startupMessages);
+  } catch (err) {
+    if (err instanceof PgError) throw new StartupError(err, loaded.startupMessages);
+    throw err;
+  }
   if (opts.onEvent) server.on(opts.onEvent);
   const before = loaded.gucs.messages.length;
   try {

@@ -10,7 +10,8 @@ export function processCancelRequest(be: ClientConnection, body: Buffer): void {
   } else if (body.length !== 12) {
     throw be.commError('invalid length of startup packet');
   }
-  const targetPid = body.readUInt32BE(4);
+  // A signed int32, as PostgreSQL reads it (and logs it).
+  const targetPid = body.readInt32BE(4);
   const key = body.subarray(8);
   const target = be.ctx.backends().find((b) => b.pid === targetPid && b.pid !== be.pid);
   if (!target) {

@@ -212,7 +212,13 @@ async function processStartupMessage(be: ClientConnection, body: Buffer, code: n
     user: port.user_name,
     database: port.database_name,
     options: Object.fromEntries(packet.kind === 'StartupMessage' ? packet.params : []),
-  });
+  });  // Refused now rather than after an authentication exchange (a smart shutdown is under way).
+  if (be.canAcceptConnections === 'shutdown') {
+    throw new PgError({
+      severity: 'FATAL', sqlstate: '57P03', message: 'the database system is shutting down',
+      file: 'postmaster.c', line: 2430, routine: 'ProcessStartupPacket',
+    });
+  }
 }
 
 function isReplicationValue(v: string): boolean {

@@ -61,8 +61,18 @@ function postmasterLines(e: ServerEvent, s: LogSettings): LogRecord[] {
       { severity: 'LOG', message: 'database system is ready to accept connections' },
     ];
   }
+  if (e.type === 'shutdown-requested') {
+    const lines: LogRecord[] = [{ severity: 'LOG', message: `received ${e.mode} shutdown request` }];
+    if (e.mode === 'fast') lines.push({ severity: 'LOG', message: 'aborting any active transactions' });
+    return lines;
+  }
   if (e.type === 'server-stopped') {
-    return [{ severity: 'LOG', message: 'received fast shutdown request' }, { severity: 'LOG', message: 'database system is shut down' }];
+    // PostgreSQL's checkpointer logs "shutting down" (and, with log_checkpoints, the shutdown
+    // checkpoint); an immediate shutdown skips the checkpoint. No background workers are simulated,
+    // so "background worker ... exited with exit code 1" is not written.
+    return e.mode === 'immediate'
+      ? [{ severity: 'LOG', message: 'database system is shut down' }]
+      : [{ severity: 'LOG', message: 'shutting down' }, { severity: 'LOG', message: 'database system is shut down' }];
   }
   return [];
 }

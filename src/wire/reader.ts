@@ -3,11 +3,17 @@
  * pqcomm.c receive side (pq_getbyte, pq_getbytes, pq_getmessage) and of the
  * framing part of ProcessStartupPacket.
  *
- * The reader consumes the stream in flowing mode ('data' events) into its own
- * buffer, much as PostgreSQL recv()s into PqRecvBuffer. Nothing is left in the
- * stream's internal buffer, so detach() can return every byte that arrived but
- * was not consumed: the server hands the raw socket to TLS at that point, and
- * any such bytes are the plaintext of CVE-2021-23214.
+ * The stream is read only while a read wants more bytes than are buffered,
+ * and paused otherwise, much as a backend only recv()s when it needs data:
+ * a client that floods while the backend sleeps (auth_delay) fills the
+ * kernel's buffers and then blocks, instead of filling our memory. Length
+ * words are checked before a body is awaited, so the startup-packet and
+ * message limits bound what one read may buffer; beyond what a read needs
+ * at most one socket read's worth is held.
+ *
+ * detach() returns every byte that arrived but was not consumed: the server
+ * hands the raw socket to TLS at that point, and any such bytes are the
+ * plaintext of CVE-2021-23214.
  *
  * Reads are strictly one at a time, like the single-threaded backend.
  */
@@ -46,6 +52,9 @@ export type MessageRead =
   | { kind: 'incomplete' }
   | { kind: 'message'; type: number; body: Buffer };
 
+/** PQ_RECV_BUFFER_SIZE: how much one recv() in pq_recvbuf asks for. */
+const PQ_RECV_BUFFER_SIZE = 8192;
+
 export class MessageReader {
   private stream: Duplex | null = null;
   /** Received chunks; the unread data starts at chunks[head]. */
@@ -57,12 +66,27 @@ export class MessageReader {
   private streamError: Error | null = null;
   private wake: (() => void) | null = null;
   private reading = false;
+  /** Whether the stream was resumed for a read that wants more bytes. */
+  private flowing = false;
+  /** How many buffered bytes the pending read waits for (0: none pending). */
+  private want = 0;
+  /**
+   * PostgreSQL's recv() bookkeeping, to know which bytes a backend would
+   * have left in the kernel (a close() then sends RST): bytes that arrived,
+   * bytes consumed, and bytes pq_recvbuf would have taken in by now.
+   */
+  private arrived = 0;
+  private consumed = 0;
+  private recvd = 0;
 
   private readonly onData = (chunk: Buffer | string) => {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (b.length === 0) return;
     this.chunks.push(b);
     this.buffered += b.length;
+    this.arrived += b.length;
+    // Enough for the pending read: stop the flow now, before the stream emits more in this same turn.
+    if (this.buffered >= this.want) this.setFlowing(false);
     this.notify();
   };
   private readonly onEnd = () => { this.ended = true; this.notify(); };
@@ -84,6 +108,9 @@ export class MessageReader {
     this.stream = stream;
     this.ended = false;
     this.streamError = null;
+    // Paused first, so the 'data' listener does not start the flow: reads resume it on demand.
+    stream.pause();
+    this.flowing = false;
     stream.on('data', this.onData);
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
@@ -94,8 +121,6 @@ export class MessageReader {
       this.notify();
       return;
     }
-    // A 'data' listener does not restart a stream someone paused explicitly.
-    stream.resume();
     this.notify();
   }
 
@@ -117,16 +142,22 @@ export class MessageReader {
     }
     const leftover = this.take(this.buffered);
     this.ended = false;
+    // What follows (TLS) is accounted afresh.
+    this.arrived = this.consumed = this.recvd = 0;
     return leftover;
   }
 
   /**
-   * Stop reading for good: a pending read resolves as EOF, listeners are
-   * removed, and the stream itself is left alone (its owner closes it).
+   * Stop reading for good: a pending read resolves as EOF and listeners are
+   * removed. The stream is let flow again (a reader that is gone holds
+   * nothing back, and its end and close can happen), unless `keepPaused`:
+   * its owner is about to close it and wants unread input left where it is.
    */
-  close(): void {
+  close(opts: { keepPaused?: boolean } = {}): void {
     this.ended = true;
+    const stream = this.stream;
     this.removeListeners();
+    if (stream && !opts.keepPaused && !stream.destroyed) stream.resume();
     this.notify();
   }
 
@@ -148,6 +179,16 @@ export class MessageReader {
   /** Whether no more input can arrive beyond what is buffered. */
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /**
+   * Bytes the client sent that a backend would not have recv()'d yet: they
+   * arrived here (or wait in the paused stream) beyond what pq_recvbuf's
+   * 8 KiB reads would have taken in. Closing with such bytes pending makes
+   * the kernel answer with RST instead of FIN.
+   */
+  unreadByBackend(): number {
+    return this.arrived - this.recvd + (this.stream?.readableLength ?? 0);
   }
 
   // ---- pq_* primitives --------------------------------------------------------
@@ -270,15 +311,42 @@ export class MessageReader {
    */
   private async fill(n: number): Promise<boolean> {
     while (this.buffered < n) {
-      if (this.ended) return false;
+      if (this.ended) {
+        this.want = 0;
+        this.recvUpTo(this.consumed + this.buffered);
+        return false;
+      }
+      this.want = n;
+      this.setFlowing(true);
       await new Promise<void>((resolve) => { this.wake = resolve; });
     }
+    this.want = 0;
+    this.setFlowing(false);
+    this.recvUpTo(this.consumed + n);
     return true;
+  }
+
+  /** Resume the stream while a read wants bytes; pause it as soon as none does. */
+  private setFlowing(on: boolean): void {
+    if (this.flowing === on) return;
+    this.flowing = on;
+    const s = this.stream;
+    if (!s) return;
+    if (on) s.resume();
+    else s.pause();
+  }
+
+  /** pq_recvbuf as the reads up to `target` would have called it: 8 KiB at a time of what had arrived. */
+  private recvUpTo(target: number): void {
+    while (this.recvd < target && this.recvd < this.arrived) {
+      this.recvd += Math.min(this.arrived - this.recvd, PQ_RECV_BUFFER_SIZE);
+    }
   }
 
   /** Remove and return the first n buffered bytes. */
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
+    this.consumed += n;
     const first = this.chunks[this.head]!;
     let out: Buffer;
     if (first.length >= n) {
@@ -330,5 +398,6 @@ export class MessageReader {
     s.off('error', this.onError);
     s.off('close', this.onClose);
     this.stream = null;
+    this.flowing = false;
   }
 }

@@ -1,5 +1,6 @@
 /** Session GUCs from the startup packet and the ParameterStatus set PostgreSQL 15 reports. */
 import { asciiLower, bytesToString, stringToBytes, utf8Cliplen } from '../bytes.js';
+import { NAMEDATALEN } from '../config/guc.js';
 import { PgError, type PgErrorFields } from '../errors.js';
 import type { Backend } from '../server/backend.js';
 import type { PgMajor } from '../server/settings.js';
@@ -42,12 +43,11 @@ function cleanEncodingName(v: string): string {
   return asciiLower(v).replace(/[^a-z0-9]/g, '');
 }
 
-const NAMEDATALEN = 64;
-
 /**
  * set_config_option's GUC_IS_NAME step (application_name): a value of NAMEDATALEN bytes or more
  * is cut with pg_mbcliplen in the database's encoding (UTF8) and truncate_identifier sends a
- * NOTICE (15.20: scansup.c:99). The cut is by lead bytes only, so invalid UTF-8 survives it.
+ * NOTICE (15.20: scansup.c:99; 16+ assumed to match). The cut is by lead bytes only, so invalid
+ * UTF-8 survives it.
  */
 function truncateIdentifier(value: string, notice: (n: PgErrorFields) => void): Buffer {
   const bytes = stringToBytes(value);

@@ -15,6 +15,7 @@ import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
 import { RealClock } from './clock.js';
+import { stringToBytes } from './bytes.js';
 import { PgError, type PgErrorFields } from './errors.js';
 import { checkListenAddresses } from './server/listen-addresses.js';
 
@@ -123,7 +124,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   }
   const random = values.seed !== undefined ? new SeededRandom(values.seed) : new CryptoRandom();
   const clock = new RealClock();
-  const stderr = (t: string) => process.stderr.write(t);
+  // Log text carries client bytes (src/bytes.ts); PostgreSQL writes them to stderr unchanged.
+  const stderr = (t: string) => process.stderr.write(stringToBytes(t));
   let started;
   try {
     const overrides: Record<string, string> = {};

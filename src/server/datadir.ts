@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytesToString, invalidUtf8 } from '../bytes.js';
 import { PgError } from '../errors.js';
 import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessage, type GucRegistry } from '../config/index.js';
 import { EMBEDDED_POSTGRES_BUILD, hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
@@ -91,7 +92,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
   const rolesPath = resolveDataFile(gucs, 'roles_file', dataDirectory);
   let roles: RoleCatalog;
   try {
-    roles = parseRolesFile(readFileSync(rolesPath, 'utf8'), {
+    roles = parseRolesFile(rolesFileText(readFileSync(rolesPath), rolesPath), {
       path: rolesPath,
       passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
       random,
@@ -246,4 +247,17 @@ function hbaMessage(m: HbaLoadMessage): StartupMessage {
     ...(m.hint ? { hint: m.hint } : {}),
     ...(m.context ? { context: m.context } : {}),
   };
+}
+
+/**
+ * The roles file is SQL for a UTF8 database: its names are their UTF-8 bytes, and a byte
+ * sequence that is not UTF-8 is refused as the server refuses it (22021), rather than
+ * quietly becoming U+FFFD and matching a different name.
+ */
+function rolesFileText(data: Buffer, file: string): string {
+  const bad = invalidUtf8(data);
+  if (bad === null) return bytesToString(data);
+  let line = 1;
+  for (let i = 0; i < bad.offset; i++) if (data[i] === 0x0a) line++;
+  throw new RolesFileError(`invalid byte sequence for encoding "UTF8": ${bad.shown}`, file, line, '22021');
 }

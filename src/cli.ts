@@ -8,6 +8,7 @@ import { StartupError, type StartupMessage } from './server/datadir.js';
 import { startFromDataDirectory } from './server/start.js';
 import { conformanceMain } from './conformance/runner.js';
 import { explainMain } from './explain/cli.js';
+import { webMain } from './web/cli.js';
 import { runMatrix, SSLMODES } from './matrix/matrix.js';
 import { MATRIX_CLIENTS } from './matrix/clients.js';
 import { renderTable, type TableFormat } from './views/table.js';
@@ -28,6 +29,7 @@ Usage:
   pg-authsim matrix -D DIR [--client NAME] [--format table|markdown|json|csv] [--user U]... [--sslmode M]...
   pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S] [--pg-version N] [-c NAME=VALUE]...
   pg-authsim explain [-D DIR] [--client NAME] [--sslmode M] [--password right|wrong|none|prompt] [--format text|mermaid|svg|json] [--compare A B] [--pcap FILE --keylog FILE]
+  pg-authsim web [--port N] | web --out DIR
   pg-authsim conformance [--pg-bin DIR] [--versions 15,16,17,18] [--format table|markdown|json] [--filter TEXT]
   pg-authsim --help | --version
 
@@ -41,6 +43,8 @@ Commands:
   explain One connection attempt told as a story: every protocol message, the server's
           hba/hook/auth_delay notes and the client's decisions with their reasons, on virtual
           time. "pg-authsim explain --help" for more.
+  web     A local web explorer (http://127.0.0.1:PORT): presets, editable pg_hba.conf, every
+          client and option, the diagram, server log and matrix. "pg-authsim web --help".
   conformance
           Run the same scenarios against real PostgreSQL and against the simulator set to the
           same major, with the same real clients (psql with that version's libpq, psycopg),
@@ -81,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
   // conformance has its own flags; hand it the rest of the command line untouched.
   if (argv[0] === 'conformance') return conformanceMain(argv.slice(1));
   if (argv[0] === 'explain') return explainMain(argv.slice(1));
+  if (argv[0] === 'web') return webMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -7,12 +7,12 @@ import type { Story, StoryStep } from '../explain/story.js';
 import { fmtMs } from '../explain/story.js';
 import { wrap } from './explain-text.js';
 
-const W = 1180;
+const W = 1200;
 const FONT = 13;
 const CHAR = 7.9; // advance of a 13px monospace glyph, generously rounded up
 const LINE = 17;
-const TIME_X = 58;
-const CLIENT_X = 170;
+const TIME_X = 64;
+const CLIENT_X = 200;
 const SERVER_X = 760;
 const NOTE_X = 775;
 const NOTE_W = W - NOTE_X - 12;
@@ -32,13 +32,12 @@ export function renderStorySvg(story: Story): string {
   const headY = y;
   body.push(box(CLIENT_X - 150, y, 300, 30, '#eef4f8', COLORS.client), text(CLIENT_X, y + 20, story.clientLabel, { anchor: 'middle', weight: 'bold', fill: COLORS.client }));
   body.push(box(SERVER_X - 150, y, 300, 30, '#f8f2e6', COLORS.server), text(SERVER_X, y + 20, story.serverLabel, { anchor: 'middle', weight: 'bold', fill: COLORS.server }));
-  body.push(text(TIME_X, y + 20, 'ms', { anchor: 'end', fill: COLORS.muted }));
   y += 44;
   const lifelineTop = y - 14;
   let lastT: number | null = null;
   for (const step of story.steps) {
     const drawn = drawStep(step, y);
-    if (step.t !== lastT) body.push(text(TIME_X, y + 13, fmtMs(step.t), { anchor: 'end', fill: COLORS.muted }));
+    if (step.t !== lastT) body.push(text(TIME_X + 6, y + 13, `${fmtMs(step.t)} ms`, { anchor: 'end', fill: COLORS.muted }));
     lastT = step.t;
     body.push(...drawn.parts);
     y += drawn.height;
@@ -97,7 +96,7 @@ function drawStep(step: StoryStep, y: number): { parts: string[]; height: number
       };
     }
     case 'tls': {
-      const label = `🔒 ${step.text}`;
+      const label = step.text;
       return {
         parts: [box(CLIENT_X, y, SERVER_X - CLIENT_X, LINE + 6, COLORS.bgTls, COLORS.tls), text((CLIENT_X + SERVER_X) / 2, y + 16, label, { anchor: 'middle', fill: COLORS.tls })],
         height: LINE + 14,
@@ -106,7 +105,7 @@ function drawStep(step: StoryStep, y: number): { parts: string[]; height: number
     case 'message': {
       const color = step.error ? COLORS.error : step.from === 'client' ? COLORS.client : COLORS.server;
       const marker = step.error ? 'arrow-e' : step.from === 'client' ? 'arrow-c' : 'arrow-s';
-      const label = wrap(`${step.encrypted ? '🔒 ' : ''}${step.text}`, Math.floor((SERVER_X - CLIENT_X - 20) / CHAR));
+      const label = wrap(`${step.encrypted ? '[TLS] ' : ''}${step.text}`, Math.floor((SERVER_X - CLIENT_X - 20) / CHAR));
       const parts = label.map((l, i) => text((CLIENT_X + SERVER_X) / 2, y + 13 + i * LINE, l, { anchor: 'middle', fill: color, weight: step.error ? 'bold' : 'normal' }));
       const ay = y + label.length * LINE + 5;
       const [x1, x2] = step.from === 'client' ? [CLIENT_X, SERVER_X] : [SERVER_X, CLIENT_X];

@@ -64,7 +64,13 @@ export function writePcap(connections: readonly ConnectionBytes[]): Buffer {
         },
       });
     }
-    for (const t of c.teardown) {
+    // A side that closed after the server let go of the socket is not reported: its FIN follows the other's.
+    const teardown = [...c.teardown];
+    const first = teardown[0];
+    if (first && first.kind === 'fin' && teardown.length === 1) {
+      teardown.push({ time: first.time, order: first.order + 0.5, by: first.by === 'client' ? 'server' : 'client', kind: 'fin' });
+    }
+    for (const t of teardown) {
       const other: Side = t.by === 'client' ? 'server' : 'client';
       actions.push({
         order: t.order, time: t.time,

@@ -1,6 +1,6 @@
 /**
  * Fills ByteStreams from the server's event stream: `connection-received` opens a
- * connection, `wire` events add bytes, `tcp-closed` events (or, for servers that do not
+ * connection, `wire` events add bytes, `wire-close` events (or, for servers that do not
  * report teardown, `connection-closed`) close it, `tls-keylog` lines go to the key log.
  */
 import type { ServerEvent } from '../events.js';
@@ -18,7 +18,6 @@ export class WireRecorder {
   readonly streams: ByteStreams;
   /** True once the server reported a TCP teardown itself (then connection-closed is not used). */
   private sawTeardown = false;
-  private readonly closedEarly = new Set<number>();
 
   constructor(private readonly opts: RecorderOptions = {}, nextOrder?: () => number) {
     this.streams = new ByteStreams(nextOrder);
@@ -43,11 +42,9 @@ export class WireRecorder {
       default:
         break;
     }
-    if ((body.type as string) === 'tcp-closed') {
+    if ((body.type as string) === 'wire-close') {
       this.sawTeardown = true;
-      const by = body.by === 'client' ? 'client' : 'server';
-      this.streams.close(e.connection, { time: e.time, by, kind: body.kind === 'rst' ? 'rst' : 'fin' });
-      this.closedEarly.add(e.connection);
+      this.streams.close(e.connection, { time: e.time, by: body.from === 'client' ? 'client' : 'server', kind: body.how === 'rst' ? 'rst' : 'fin' });
     }
     if ((body.type as string) === 'tls-keylog' && typeof body.line === 'string') this.streams.keylog(e.connection, body.line);
   };

@@ -23,6 +23,7 @@ import type { SessionGucs } from '../session/parameters.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
 import { currentBackend } from './current.js';
 import { withPrefix } from './prefixed-stream.js';
+import { WireTap } from './wire-tap.js';
 
 /** Which of PostgreSQL's two authentication_timeout windows is running. */
 type TimerPhase = 'startup' | 'authentication';
@@ -56,6 +57,9 @@ export class Backend {
   interrupt: AbortSignal | null = null;
 
   private stream: Duplex;
+  private readonly raw: Duplex;
+  /** Whether this connection's bytes are reported as `wire` events. */
+  private readonly capturing: boolean;
   private pending: Buffer[] = [];
   private timer: { cancel(): void } | null = null;
   private timerAbort: AbortController | null = null;
@@ -64,18 +68,26 @@ export class Backend {
   constructor(
     readonly ctx: ServerContext,
     readonly id: number,
-    private readonly raw: Duplex,
+    socket: Duplex,
     remoteHost: string,
     remotePort: number | null,
   ) {
     this.pid = ctx.allocatePid();
     this.cancelKey = ctx.random.bytes(4);
     this.port = newPort(this.pid, remoteHost, remotePort === null ? '' : String(remotePort));
-    this.stream = raw;
-    this.reader = new MessageReader(raw);
     this.sessionStart = ctx.clock.now();
     // A socket error surfaces as EOF on our reads; keep it from becoming an unhandled 'error'.
-    raw.on('error', () => {});
+    socket.on('error', () => {});
+    this.capturing = ctx.captureWire;
+    this.raw = this.capturing
+      ? new WireTap(socket, {
+        bytes: (from, data) => this.emit({ type: 'wire', from, layer: 'tcp', data }),
+        closed: (from, how) => this.emit({ type: 'wire-close', from, how }),
+      })
+      : socket;
+    this.raw.on('error', () => {});
+    this.stream = this.raw;
+    this.reader = new MessageReader(this.raw);
   }
 
   get settings() { return this.ctx.settings; }
@@ -195,6 +207,7 @@ export class Backend {
     const data = Buffer.concat(this.pending);
     this.pending = [];
     if (!this.outputToClient || this.closed || this.stream.destroyed || this.stream.writableEnded) return;
+    if (this.capturing && this.tlsSocket) this.emit({ type: 'wire', from: 'server', layer: 'tls', data });
     this.stream.write(data);
   }
 
@@ -270,6 +283,7 @@ export class Backend {
     }
     const socket = outcome.socket;
     socket.on('error', () => {});
+    if (this.capturing) socket.on('data', (data: Buffer) => this.emit({ type: 'wire', from: 'client', layer: 'tls', data }));
     this.tlsSocket = socket;
     // A certificate that was presented but does not verify fails the handshake in PostgreSQL (SSL_VERIFY_PEER).
     const peer = socket.getPeerX509Certificate?.();

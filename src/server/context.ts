@@ -14,6 +14,8 @@ export interface ServerContext {
   readonly random: Random;
   readonly hba: readonly HbaLine[];
   readonly roles: RoleCatalog;
+  /** Report every byte crossing each new connection as `wire` events (PgServer.captureWire). */
+  readonly captureWire: boolean;
   /** The installed ClientAuthentication_hook (top of the chain), if any. */
   clientAuthenticationHook(): ClientAuthenticationHook | null;
   emit(body: EventBody, backend?: Backend): ServerEvent;

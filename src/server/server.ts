@@ -46,6 +46,13 @@ export class PgServer implements ServerContext, ExtensionHost {
   readonly postmasterPid: number;
   readonly hooks = new HookSlots();
   readonly gucs: GucRegistry;
+  /**
+   * Report the bytes of every connection accepted from now on as `wire` events
+   * (TCP payload both ways, TLS records included, and the plaintext inside TLS)
+   * plus `wire-close` for the teardown. Off by default: it costs a copy of
+   * every byte and makes TLS run through JS streams.
+   */
+  captureWire = false;
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;

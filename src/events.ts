@@ -54,7 +54,9 @@ export type EventBody =
    * once the backend has exited) is not seen: a capture writer adds it when it turns these
    * into the FIN/ACK or RST segments of the teardown.
    */
-  | { type: 'wire-close'; from: 'client' | 'server'; how: 'fin' | 'rst' };
+  | { type: 'wire-close'; from: 'client' | 'server'; how: 'fin' | 'rst' }
+  /** One NSS key log line (SSLKEYLOGFILE format) of this connection's TLS, only while the server captures the wire. */
+  | { type: 'tls-keylog'; line: string };
 
 export type EventType = EventBody['type'];
 

@@ -274,6 +274,8 @@ export class Backend {
       this.raw.once('end', hangUp);
       this.raw.once('close', hangUp);
     }).finally(() => { this.raw.off('end', hangUp); this.raw.off('close', hangUp); });
+    // The TLS secrets, for a capture's key log (Wireshark decrypts with them).
+    if (this.capturing) acceptor.on('keylog', (line: Buffer) => this.emit({ type: 'tls-keylog', line: line.toString('latin1').trimEnd() }));
     acceptor.emit('connection', transport);
     const outcome = await this.interruptible(handshake);
     if (!outcome.ok) {

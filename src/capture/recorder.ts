@@ -7,8 +7,6 @@ import type { ServerEvent } from '../events.js';
 import { ByteStreams } from './streams.js';
 
 export interface RecorderOptions {
-  /** Take FINs from a transport tap instead of the backend's exit. */
-  tapped?: boolean;
   /** The server's address and port as the capture shows them. */
   serverHost?: string;
   serverPort?: number;
@@ -24,7 +22,6 @@ export class WireRecorder {
   }
 
   handle = (e: ServerEvent): void => {
-    const body = e as ServerEvent & Record<string, unknown>;
     switch (e.type) {
       case 'connection-received':
         this.streams.open({
@@ -37,15 +34,15 @@ export class WireRecorder {
         return;
       case 'connection-closed':
         // The backend's exit: it closes its end (FIN) unless the client already went.
-        if (!this.sawTeardown && !this.opts.tapped) this.streams.close(e.connection, { time: e.time, by: 'server', kind: e.reason === 'socket-error' ? 'rst' : 'fin' });
+        if (!this.sawTeardown) this.streams.close(e.connection, { time: e.time, by: 'server', kind: e.reason === 'socket-error' ? 'rst' : 'fin' });
         return;
       default:
         break;
     }
-    if ((body.type as string) === 'wire-close') {
+    if (e.type === 'wire-close') {
       this.sawTeardown = true;
-      this.streams.close(e.connection, { time: e.time, by: body.from === 'client' ? 'client' : 'server', kind: body.how === 'rst' ? 'rst' : 'fin' });
+      this.streams.close(e.connection, { time: e.time, by: e.from, kind: e.how });
     }
-    if ((body.type as string) === 'tls-keylog' && typeof body.line === 'string') this.streams.keylog(e.connection, body.line);
+    if (e.type === 'tls-keylog') this.streams.keylog(e.connection, e.line);
   };
 }

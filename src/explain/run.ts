@@ -17,7 +17,6 @@ import { MATRIX_CLIENTS } from '../matrix/clients.js';
 import { renderServerLog } from '../views/server-log.js';
 import { WireRecorder } from '../capture/recorder.js';
 import { counter, type ConnectionBytes } from '../capture/streams.js';
-import { tappedConnect } from '../capture/tap.js';
 import { WRONG_PASSWORD, type Scenario } from './scenario.js';
 
 export type TimelineEntry =
@@ -59,7 +58,7 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
     const seed = s.seed ?? 1;
     const next = counter();
     const timeline: TimelineEntry[] = [];
-    const recorder = new WireRecorder({ tapped: true }, next);
+    const recorder = new WireRecorder({}, next);
     let started;
     try {
       started = await startFromDataDirectory(dir, {
@@ -72,9 +71,7 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
       return { ok: false, messages: err.messages, fatal: err.fatal.fields };
     }
     const server = started.server;
-    const capture = server as unknown as { captureWire?: boolean };
-    if ('captureWire' in capture) capture.captureWire = true;
-    else tappedConnect(server, recorder.streams);
+    server.captureWire = true;
     const user = s.user ?? server.roles.roles().find((r) => r.canLogin)?.name ?? 'postgres';
     const role = server.roles.get(user);
     const password = s.password === 'right' ? (role?.plaintextPassword ?? 'secret') : s.password === 'wrong' ? WRONG_PASSWORD : null;
@@ -91,6 +88,8 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
         trace: (event) => { timeline.push({ order: next(), kind: 'client', event }); },
       });
       await server.idle();
+      // The last FINs are reported once the sockets finish closing, a few turns after the backends exit.
+      for (let i = 0; i < 50 && recorder.streams.all().some((c) => c.teardown.length === 0); i++) await new Promise((r) => setImmediate(r));
     } finally {
       await server.close();
     }

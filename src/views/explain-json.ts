@@ -14,8 +14,7 @@ export function storyJson(story: Story, run: ExplainRun): object {
     // TLS records and key material are random by nature: they go to --pcap/--keylog, not here.
     events: run.timeline.flatMap((t): object[] => {
       if (t.kind === 'client') return [{ side: 'client', ...t.event }];
-      const e = t.event as { type: string };
-      if (e.type === 'wire' || e.type === 'tls-keylog') return [];
+      if (t.event.type === 'wire' || t.event.type === 'tls-keylog') return [];
       return [{ side: 'server', ...t.event }];
     }),
     serverLog: story.serverLog,

@@ -1,7 +1,7 @@
 /**
  * Fills ByteStreams from the server's event stream: `connection-received` opens a
- * connection, `wire` events add bytes, `wire-close` events (or, for servers that do not
- * report teardown, `connection-closed`) close it, `tls-keylog` lines go to the key log.
+ * connection, `wire` events add bytes, `wire-close` events close it, `tls-keylog` lines
+ * go to the key log. The server must capture the wire (PgServer.captureWire).
  */
 import type { ServerEvent } from '../events.js';
 import { ByteStreams } from './streams.js';
@@ -14,8 +14,6 @@ export interface RecorderOptions {
 
 export class WireRecorder {
   readonly streams: ByteStreams;
-  /** True once the server reported a TCP teardown itself (then connection-closed is not used). */
-  private sawTeardown = false;
 
   constructor(private readonly opts: RecorderOptions = {}, nextOrder?: () => number) {
     this.streams = new ByteStreams(nextOrder);
@@ -32,15 +30,10 @@ export class WireRecorder {
       case 'wire':
         this.streams.chunk(e.connection, { time: e.time, from: e.from, layer: e.layer, data: e.data });
         return;
-      case 'connection-closed':
-        // The backend's exit: it closes its end (FIN) unless the client already went.
-        if (!this.sawTeardown) this.streams.close(e.connection, { time: e.time, by: 'server', kind: e.reason === 'socket-error' ? 'rst' : 'fin' });
-        return;
       default:
         break;
     }
     if (e.type === 'wire-close') {
-      this.sawTeardown = true;
       this.streams.close(e.connection, { time: e.time, by: e.from, kind: e.how });
     }
     if (e.type === 'tls-keylog') this.streams.keylog(e.connection, e.line);

@@ -59,11 +59,17 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
     const next = counter();
     const timeline: TimelineEntry[] = [];
     const recorder = new WireRecorder({}, next);
+    // Closed once the run is over: the story is what happened up to then, the same every time.
+    let recording = true;
     let started;
     try {
       started = await startFromDataDirectory(dir, {
         clock, random: new SeededRandom(seed),
-        onEvent: (event) => { timeline.push({ order: next(), kind: 'server', event }); recorder.handle(event); },
+        onEvent: (event) => {
+          if (!recording) return;
+          timeline.push({ order: next(), kind: 'server', event });
+          recorder.handle(event);
+        },
         ...(s.pgVersion ? { overrides: { server_version: s.pgVersion } } : {}),
       });
     } catch (err) {
@@ -88,9 +94,11 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
         trace: (event) => { timeline.push({ order: next(), kind: 'client', event }); },
       });
       await server.idle();
-      // The last FINs are reported once the sockets finish closing, a few turns after the backends exit.
-      for (let i = 0; i < 50 && recorder.streams.all().some((c) => c.teardown.length === 0); i++) await new Promise((r) => setImmediate(r));
+      // The server's FIN is reported once its socket has finished closing, a few turns after the backend exits.
+      const serverClosed = () => recorder.streams.all().every((c) => c.teardown.some((t) => t.by === 'server' || t.kind === 'rst'));
+      for (let i = 0; i < 1000 && !serverClosed(); i++) await new Promise((r) => setImmediate(r));
     } finally {
+      recording = false;
       await server.close();
     }
     const events = timeline.flatMap((t) => (t.kind === 'server' ? [t.event] : []));

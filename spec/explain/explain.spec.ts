@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScenario, type ExplainRun } from '../../src/explain/run.js';
 import { buildStory, type Story, type StoryStep } from '../../src/explain/story.js';
-import { readServerFiles, withQuickChanges, SEED_DIR, type Scenario } from '../../src/explain/scenario.js';
+import type { Scenario } from '../../src/explain/scenario.js';
+import { SEED_CASES } from '../support/explain-cases.js';
 import { explainMain } from '../../src/explain/cli.js';
 import { renderStoryText } from '../../src/views/explain-text.js';
 import { renderStoryMermaid } from '../../src/views/explain-mermaid.js';
@@ -24,11 +25,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const GOLDEN = path.join(ROOT, 'spec/data/explain');
 const CLI = path.join(ROOT, 'dist/src/cli.js');
 
-const seed = readServerFiles(SEED_DIR);
-export const SEED_CASES: Record<string, Scenario> = {
-  'seed-prefer-wrong': { files: seed, origin: 'examples/seed', client: 'psql', sslmode: 'prefer', password: 'wrong' },
-  'hostssl-prefer-wrong': { files: withQuickChanges(seed, { hba: 'hostssl all all 0.0.0.0/0 scram-sha-256' }), origin: 'examples/seed, hostssl', client: 'psql', sslmode: 'prefer', password: 'wrong' },
-};
 
 async function run(s: Scenario): Promise<ExplainRun> {
   const r = await runScenario(s);

@@ -14,7 +14,7 @@ export function renderStoryMermaid(story: Story): string {
   out.push(`    Note over C,S: ${esc(story.settings.join(' · '))}`);
   let lastT: number | null = null;
   for (const step of story.steps) {
-    if (step.t !== lastT && lastT !== null) out.push(`    Note over C,S: ⏱ ${fmtMs(step.t)} ms`);
+    if (step.t !== lastT && lastT !== null) out.push(`    Note over C,S: t = ${fmtMs(step.t)} ms`);
     lastT = step.t;
     out.push(...lines(step).map((l) => `    ${l}`));
   }
@@ -27,9 +27,9 @@ function lines(step: StoryStep): string[] {
   switch (step.kind) {
     case 'connection': return [`Note over C,S: ${esc(`connection ${step.connection}: TCP 127.0.0.1:${step.clientPort} → 127.0.0.1:${step.serverPort}`)}`];
     case 'closed': return [`Note over C,S: ${esc(`connection ${step.connection}: ${step.by} ${step.how === 'rst' ? 'resets (RST)' : 'closes (FIN)'}`)}`];
-    case 'tls': return [`Note over C,S: ${esc(`🔒 ${step.text}`)}`];
+    case 'tls': return [`Note over C,S: ${esc(step.text)}`];
     case 'message': {
-      const text = esc(`${step.encrypted ? '🔒 ' : ''}${step.text}`);
+      const text = esc(`${step.encrypted ? '[TLS] ' : ''}${step.text}`);
       if (step.from === 'client') return [`C->>S: ${text}`];
       return [`S-${step.error ? '-x' : '->>'}C: ${text}`];
     }
@@ -42,8 +42,12 @@ function multiline(s: string, n: number): string {
   return wrap(s, n).map(esc).join('<br/>');
 }
 
-/** Mermaid's entity codes for the characters its grammar or its HTML labels would take. */
+/**
+ * Text Mermaid's sequence grammar would misread: ';' ends a statement and '#' starts an entity
+ * code, and Mermaid 12 garbles entity codes in sequence diagrams, so both become their
+ * full-width look-alikes. '<' and '>' pass through (its sanitizer keeps them as text).
+ */
 export function esc(s: string): string {
-  const codes: Record<string, string> = { '#': '#35;', ';': '#59;', '<': '#lt;', '>': '#gt;', '\n': ' ' };
-  return s.replace(/[#;<>\n]/g, (ch) => codes[ch]!);
+  const codes: Record<string, string> = { '#': '＃', ';': '；', '\n': ' ' };
+  return s.replace(/[#;\n]/g, (ch) => codes[ch]!);
 }

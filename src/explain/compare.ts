@@ -39,7 +39,7 @@ function key(s: StoryStep): string {
       return s.name === 'ErrorResponse' || s.name === 'StartupMessage' || s.name === 'EncryptionResponse' || s.name.startsWith('Authentication') && s.name !== 'AuthenticationSASLContinue' && s.name !== 'AuthenticationSASLFinal'
         ? `m ${s.from} ${s.encrypted} ${s.text.replace(/ application_name=\S+/, '')}`
         : `m ${s.from} ${s.encrypted} ${s.name}`;
-    case 'client': return `c ${s.decision}`;
+    case 'client': return `c ${s.rule ?? s.decision}`;
     default: return stepLabel(s);
   }
 }

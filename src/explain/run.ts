@@ -86,8 +86,7 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
     try {
       outcome = await client.login({
         server, clock, seed, user, password,
-        // TODO(sslmode unset): the matrix clients take a concrete sslmode; null means the libpq default.
-        sslmode: s.sslmode ?? 'prefer',
+        sslmode: s.sslmode,
         sslrootcert: path.join(DEV_CERTS_DIR, 'ca.crt'),
         ...(s.options ? { options: s.options } : {}),
         ...(s.password === 'prompt' ? { prompt: async () => WRONG_PASSWORD } : {}),

@@ -16,7 +16,7 @@ export type StoryStep =
   | (At & { kind: 'message'; from: Side; name: string; text: string; encrypted: boolean; error: boolean })
   | (At & { kind: 'tls'; text: string })
   | (At & { kind: 'server'; text: string; tone: 'hba' | 'hook' | 'delay' | 'log' | 'info' })
-  | (At & { kind: 'client'; decision: ClientDecision; text: string; source: string })
+  | (At & { kind: 'client'; decision: ClientDecision; text: string; source: string; /** A stable name of the rule, for comparisons. */ rule?: string })
   | (At & { kind: 'closed'; by: Side; how: 'fin' | 'rst' });
 
 export interface StorySummary {
@@ -81,7 +81,7 @@ export function buildStory(run: ExplainRun): Story {
       lastAttempt = e.attempt;
       connectionOfAttempt = attemptBase + e.attempt;
       lastTime = Math.max(lastTime, e.time);
-      steps.push({ ...at(entry.order, e.time, connectionOfAttempt), kind: 'client', decision: e.decision, text: e.reason, source: sourceLabel(e.source) });
+      steps.push({ ...at(entry.order, e.time, connectionOfAttempt), kind: 'client', decision: e.decision, text: e.reason, source: sourceLabel(e.source), ...(e.rule ? { rule: e.rule } : {}) });
       continue;
     }
     const e = entry.event;

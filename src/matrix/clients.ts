@@ -14,7 +14,7 @@ function driverClient(name: string): MatrixClient {
     async login({ server, seed, user, password, sslmode, sslrootcert, options, trace }) {
       const extra = Object.fromEntries(Object.entries(options ?? {}).filter(([k, v]) => knows(k, v)));
       const r = await profile.connect(
-        { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(knows('sslmode') ? { sslmode } : {}), ...(sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}), ...extra } },
+        { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(sslmode && knows('sslmode') ? { sslmode } : {}), ...(sslmode && sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}), ...extra } },
         { transport: inProcessTransport(server), random: new SeededRandom(seed), ...(trace ? { trace } : {}) },
       );
       r.openSocket?.destroy();

@@ -25,7 +25,10 @@ export const PASSWORD_KINDS: readonly PasswordKind[] = ['right', 'wrong', 'none'
 
 /** What one login gets: the server, the user and the settings a user would choose. */
 export interface LoginParams {
-  server: PgServer; clock: VirtualClock; seed: number; user: string; password: string | null; sslmode: SslMode; sslrootcert: string | null;
+  server: PgServer; clock: VirtualClock; seed: number; user: string; password: string | null;
+  /** null: not set at all, so the client's own default applies (libpq: prefer; node-postgres: no TLS; ...). */
+  sslmode: SslMode | null;
+  sslrootcert: string | null;
   /** More connection options in the client's own vocabulary (gssencmode, sslnegotiation, channel_binding, ...). */
   options?: Readonly<Record<string, string>>;
   /** psql only: what the user types at the password prompt (without it psql runs with -w). */
@@ -56,9 +59,9 @@ export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
     name: version === 15 ? 'psql' : `psql-libpq${version}`,
     describe: `psql 15 with libpq ${version} (model)`,
     async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, prompt, trace }) {
-      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
+      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
       const r = await runPsql({ dbname: conninfo, command: 'select 1', ...(prompt ? { tty: false } : { noPassword: true }) }, {
-        ...(prompt ? { prompt } : {}), ...(trace ? { trace } : {}),
+        ...(prompt ? { prompt } : {}), ...(trace ? { onTrace: trace } : {}),
         transport: inProcessTransport(server), clock, random: new SeededRandom(seed), version,
         ...(version >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}),
         environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
@@ -78,9 +81,9 @@ export function psycopgClient(): MatrixClient {
     name: 'psycopg',
     describe: `psycopg ${PSYCOPG_VERSION} with its bundled libpq 18 (model)`,
     async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, trace }) {
-      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
+      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
       const r = await psycopgConnect(conninfo, {
-        ...(trace ? { trace } : {}),
+        ...(trace ? { onTrace: trace } : {}),
         transport: inProcessTransport(server), clock, random: new SeededRandom(seed),
         environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
       });

@@ -121,6 +121,11 @@ describe('explain', () => {
           if (process.env.UPDATE_GOLDEN) writeFileSync(file, out);
           expect(existsSync(file), `${file} missing (UPDATE_GOLDEN=1 writes it)`).to.equal(true);
           expect(out, `${name}.${ext}`).to.equal(readFileSync(file, 'utf8'));
+          // The README's picture is the seed's golden SVG.
+          if (name === 'seed-prefer-wrong' && ext === 'svg') {
+            if (process.env.UPDATE_GOLDEN) writeFileSync(path.join(ROOT, 'docs/explain-seed.svg'), out);
+            expect(readFileSync(path.join(ROOT, 'docs/explain-seed.svg'), 'utf8'), 'docs/explain-seed.svg').to.equal(out);
+          }
         }
       });
     }

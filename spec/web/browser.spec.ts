@@ -111,6 +111,7 @@ describe('in headless Chromium', function () {
         expect(await text(page, '#sum-virtual')).to.equal('4000 ms');
         expect(await text(page, '#sum-hooks')).to.equal('2 (ERROR/ssl ERROR/plain)');
         expect(await page.textContent('#diagram svg')).to.include('auth_delay sleeps 2000 ms');
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: screenshotPath('web-prefer-wrong') });
 
         await page.fill('#hba', 'hostssl all all 0.0.0.0/0 scram-sha-256\n');
@@ -128,6 +129,7 @@ describe('in headless Chromium', function () {
         expect(log).to.include('CONTEXT:  line 2 of configuration file "$PGDATA/pg_hba.conf"');
         expect(log).to.include('FATAL:  could not load pg_hba.conf');
         expect(await page.isHidden('#summary')).to.equal(true);
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: screenshotPath('web-broken-hba') });
         expect(refused).to.deep.equal([]);
         expect(errors).to.deep.equal([]);

@@ -214,7 +214,11 @@
       $('lesson').textContent = p ? p.lesson : '';
       if (p) { fillForm(p.scenario); run(); }
     });
-    form.addEventListener('input', (e) => { if (e.target !== $('preset') && e.target !== $('auto')) { if (!STATIC) $('preset').value = ''; schedule(); } });
+    form.addEventListener('input', (e) => {
+      if (e.target === $('preset') || e.target === $('auto')) return;
+      if (!STATIC) { $('preset').value = ''; $('lesson').textContent = ''; }
+      schedule();
+    });
     form.addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(timer); run(); });
     document.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); clearTimeout(timer); run(); } });
     $('run-matrix').addEventListener('click', () => { runMatrix().catch((err) => { $('matrix').textContent = 'Could not run: ' + err.message; }); });

@@ -3,8 +3,6 @@
  * the server's events, the client's decisions and the bytes of every connection, in one
  * order. Stories, diagrams, pcaps and the web explorer are views of the result.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { VirtualClock } from '../clock.js';
 import { SeededRandom } from '../random.js';
@@ -17,7 +15,7 @@ import { MATRIX_CLIENTS } from '../matrix/clients.js';
 import { renderServerLog } from '../views/server-log.js';
 import { WireRecorder } from '../capture/recorder.js';
 import { counter, type ConnectionBytes } from '../capture/streams.js';
-import { WRONG_PASSWORD, type Scenario } from './scenario.js';
+import { WRONG_PASSWORD, withDataDirectory, type Scenario } from './scenario.js';
 
 export type TimelineEntry =
   | { order: number; kind: 'server'; event: ServerEvent }
@@ -48,12 +46,8 @@ export type ExplainResult =
 export async function runScenario(s: Scenario): Promise<ExplainResult> {
   const client = MATRIX_CLIENTS[s.client];
   if (!client) throw new Error(`unknown client "${s.client}"; known clients: ${Object.keys(MATRIX_CLIENTS).join(', ')}`);
-  const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-explain-'));
   const wallStart = performance.now();
-  try {
-    writeFileSync(path.join(dir, 'postgresql.conf'), s.files.postgresqlConf);
-    writeFileSync(path.join(dir, 'pg_hba.conf'), s.files.hba);
-    writeFileSync(path.join(dir, 'roles.sql'), s.files.roles);
+  return withDataDirectory(s.files, async (dir): Promise<ExplainResult> => {
     const clock = new VirtualClock();
     const seed = s.seed ?? 1;
     const next = counter();
@@ -110,7 +104,5 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
         wallMs: performance.now() - wallStart,
       },
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -2,7 +2,8 @@
  * A scenario to explain: the server's three files (as text, so the web explorer can edit
  * them), which client connects, and how (sslmode, password, conninfo options).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SslMode } from '../clients/conninfo.js';
@@ -61,4 +62,17 @@ export function withQuickChanges(files: ServerFiles, q: { hba?: string; ssl?: bo
   const roles = q.role ? `${files.roles.replace(/\n?$/, '\n')}CREATE ROLE ${q.role} LOGIN PASSWORD 'secret';\n` : files.roles;
   const hba = q.hba !== undefined ? `${q.hba.replace(/\\n/g, '\n').replace(/\n?$/, '\n')}` : files.hba;
   return { postgresqlConf: conf, hba, roles };
+}
+
+/** Write the files as a throwaway data directory, run `fn` on it, remove it. */
+export async function withDataDirectory<T>(files: ServerFiles, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-explain-'));
+  try {
+    writeFileSync(path.join(dir, 'postgresql.conf'), files.postgresqlConf);
+    writeFileSync(path.join(dir, 'pg_hba.conf'), files.hba);
+    writeFileSync(path.join(dir, 'roles.sql'), files.roles);
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -3,9 +3,6 @@
  * the matrix of every client × sslmode × password for the current files. Everything runs
  * in this process on virtual time; the page only draws the answers.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { MATRIX_CLIENTS } from '../matrix/clients.js';
 import { runMatrix, SSLMODES, PASSWORD_KINDS } from '../matrix/matrix.js';
 import { StartupError } from '../server/datadir.js';
@@ -14,7 +11,7 @@ import type { PgErrorFields } from '../errors.js';
 import type { SslMode } from '../clients/conninfo.js';
 import { runScenario } from '../explain/run.js';
 import { buildStory, type Story } from '../explain/story.js';
-import { withQuickChanges, PASSWORD_CHOICES, type PasswordChoice, type Scenario, type ServerFiles } from '../explain/scenario.js';
+import { withQuickChanges, withDataDirectory, PASSWORD_CHOICES, type PasswordChoice, type Scenario, type ServerFiles } from '../explain/scenario.js';
 import { renderStorySvg } from '../views/explain-svg.js';
 import { renderStoryMermaid } from '../views/explain-mermaid.js';
 import { renderStoryText } from '../views/explain-text.js';
@@ -76,12 +73,8 @@ export type MatrixResponse = { ok: true; clients: string[]; cells: MatrixCell[];
 /** Every client × sslmode × password for the user, on the request's files. */
 export async function matrix(req: ExplainRequest): Promise<MatrixResponse> {
   const s = scenarioOf(req);
-  const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-web-'));
   const t0 = performance.now();
-  try {
-    writeFileSync(path.join(dir, 'postgresql.conf'), s.files.postgresqlConf);
-    writeFileSync(path.join(dir, 'pg_hba.conf'), s.files.hba);
-    writeFileSync(path.join(dir, 'roles.sql'), s.files.roles);
+  return withDataDirectory(s.files, async (dir): Promise<MatrixResponse> => {
     const cells: MatrixCell[] = [];
     for (const [name, client] of Object.entries(MATRIX_CLIENTS)) {
       const r = await runMatrix({
@@ -97,12 +90,10 @@ export async function matrix(req: ExplainRequest): Promise<MatrixResponse> {
       }
     }
     return { ok: true, clients: Object.keys(MATRIX_CLIENTS), cells, wallMs: Math.round(performance.now() - t0) };
-  } catch (err) {
+  }).catch((err: unknown) => {
     if (err instanceof StartupError) return { ok: false, startupLog: startupLog(err.messages, err.fatal.fields) };
     throw err;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The lists the form offers. */

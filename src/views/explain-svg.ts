@@ -29,7 +29,6 @@ export function renderStorySvg(story: Story): string {
   y += 22;
   body.push(text(16, y, story.settings.join(' · '), { fill: COLORS.muted }));
   y += 24;
-  const headY = y;
   body.push(box(CLIENT_X - 150, y, 300, 30, '#eef4f8', COLORS.client), text(CLIENT_X, y + 20, story.clientLabel, { anchor: 'middle', weight: 'bold', fill: COLORS.client }));
   body.push(box(SERVER_X - 150, y, 300, 30, '#f8f2e6', COLORS.server), text(SERVER_X, y + 20, story.serverLabel, { anchor: 'middle', weight: 'bold', fill: COLORS.server }));
   y += 44;
@@ -76,7 +75,6 @@ export function renderStorySvg(story: Story): string {
     '</g>',
     '</svg>',
   ].join('\n') + '\n';
-  void headY;
 }
 
 function drawStep(step: StoryStep, y: number): { parts: string[]; height: number } {

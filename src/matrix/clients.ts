@@ -15,7 +15,7 @@ function driverClient(name: string): MatrixClient {
       const extra = Object.fromEntries(Object.entries(options ?? {}).filter(([k, v]) => knows(k, v)));
       const r = await profile.connect(
         { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(sslmode && knows('sslmode') ? { sslmode } : {}), ...(sslmode && sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}), ...extra } },
-        { transport: inProcessTransport(server), random: new SeededRandom(seed), ...(trace ? { trace } : {}) },
+        { transport: inProcessTransport(server), random: new SeededRandom(seed), ...(trace ? { onTrace: trace } : {}) },
       );
       r.openSocket?.destroy();
       return { ok: r.ok, message: r.ok ? '' : `${r.error?.name ? `${r.error.name}: ` : ''}${r.error?.message ?? ''}` };

@@ -67,7 +67,7 @@ describe('explain', () => {
     it('shows the hba line, the hook twice and 2 x 2000 ms of auth_delay on virtual time', () => {
       const notes = story.steps.flatMap((s) => (s.kind === 'server' ? [`${s.connection} ${s.text}`] : []));
       expect(notes).to.include.members([
-        '1 pg_hba.conf line 2: host all all 0.0.0.0/0 scram-sha-256',
+        '1 pg_hba.conf line 2: host all all 127.0.0.1/32 scram-sha-256',
         '1 ClientAuthentication_hook(port, STATUS_ERROR) over TLS',
         '1 auth_delay sleeps 2000 ms',
         '2 ClientAuthentication_hook(port, STATUS_ERROR) in plaintext',

@@ -45,7 +45,7 @@ with its reason and where that rule lives in the driver's source.
 
 Examples:
   pg-authsim explain --sslmode prefer --password wrong
-  pg-authsim explain --hba 'hostssl all all 0.0.0.0/0 scram-sha-256' --format mermaid
+  pg-authsim explain --hba 'hostssl all all 127.0.0.1/32 scram-sha-256' --format mermaid
   pg-authsim explain --compare psql-libpq16 psql-libpq17 --ssl off --sslmode allow --password wrong
   pg-authsim explain --pcap seed.pcap --keylog seed.keys && tshark -r seed.pcap -o tls.keylog_file:seed.keys -Y pgsql
 `;

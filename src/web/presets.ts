@@ -23,7 +23,7 @@ export function presets(): Preset[] {
       id: 'hostssl-retry',
       title: 'hostssl rejects the retry',
       lesson: 'With a hostssl line the plaintext retry matches no line: the server rejects it with "no encryption" before authentication, so the hook runs once and auth_delay sleeps once.',
-      scenario: { ...base, files: withQuickChanges(seed, { hba: 'hostssl all all 0.0.0.0/0 scram-sha-256' }), origin: 'examples/seed with a hostssl line' },
+      scenario: { ...base, files: withQuickChanges(seed, { hba: 'hostssl all all 127.0.0.1/32 scram-sha-256' }), origin: 'examples/seed with a hostssl line' },
     },
     {
       id: 'psql-prompt',

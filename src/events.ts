@@ -49,7 +49,19 @@ export type EventBody =
    * (`PgServer.captureWire`): `layer: 'tcp'` is what a packet capture sees (TLS records
    * included), `layer: 'tls'` the plaintext inside TLS. `from` says who sent them.
    */
-  | { type: 'wire'; from: 'client' | 'server'; layer: 'tcp' | 'tls'; data: Buffer };
+  | { type: 'wire'; from: 'client' | 'server'; layer: 'tcp' | 'tls'; data: Buffer }
+  /**
+   * How one direction of the TCP connection ended, only while the server captures the wire:
+   * `from` is the side that closed, `how` is `fin` (it ended its writing; the other side may
+   * still send) or `rst` (the connection was reset: by the client, or by the server exiting
+   * with unread input). One event per side at most; their order (seq) says who closed first.
+   * A side that closes after the server has let go of the socket (the client's answering FIN
+   * once the backend has exited) is not seen: a capture writer adds it when it turns these
+   * into the FIN/ACK or RST segments of the teardown.
+   */
+  | { type: 'wire-close'; from: 'client' | 'server'; how: 'fin' | 'rst' }
+  /** One NSS key log line (SSLKEYLOGFILE format) of this connection's TLS, only while the server captures the wire. */
+  | { type: 'tls-keylog'; line: string };
 
 export type EventType = EventBody['type'];
 

@@ -47,6 +47,15 @@ function startupFailure(dir: string): StartupError {
 describe('development certificates only on request (issue 8 item 4)', () => {
   const dirs: string[] = [];
   after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+  // libpq refuses a client key others can read; a checkout may have it 0644.
+  let clientKey: string;
+  before(() => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-sec-key-'));
+    dirs.push(dir);
+    clientKey = path.join(dir, 'client.key');
+    copyFileSync(path.join(CERTS, 'client.key'), clientKey);
+    chmodSync(clientKey, 0o600);
+  });
 
   it('ssl = on without a certificate fails as PostgreSQL does, with a hint naming the opt-in', () => {
     const dir = dataDir('ssl = on\n');
@@ -70,7 +79,7 @@ describe('development certificates only on request (issue 8 item 4)', () => {
     const cluster = await TestCluster.start({ postgresqlConf: { ssl: true }, hba: 'hostssl all all 127.0.0.1/32 cert', roles: ROLES });
     try {
       // certs/client.crt is CN=test, signed with certs/ca.key, which anyone can read.
-      const r = await cluster.psql(`user=test dbname=postgres sslmode=require sslcert=${path.join(CERTS, 'client.crt')} sslkey=${path.join(CERTS, 'client.key')}`);
+      const r = await cluster.psql(`user=test dbname=postgres sslmode=require sslcert=${path.join(CERTS, 'client.crt')} sslkey=${clientKey}`);
       await cluster.idle();
       expect(r.exitCode).to.equal(2);
       expect(r.stderr).to.include('FATAL:  client certificates can only be checked if a root certificate store is available');
@@ -83,7 +92,7 @@ describe('development certificates only on request (issue 8 item 4)', () => {
   it('naming the development CA in ssl_ca_file is the explicit way to trust it', async () => {
     const cluster = await TestCluster.start({ postgresqlConf: { ssl: true, ssl_ca_file: path.join(CERTS, 'ca.crt') }, hba: 'hostssl all all 127.0.0.1/32 cert', roles: ROLES });
     try {
-      const r = await cluster.psql(`user=test dbname=postgres sslmode=require sslcert=${path.join(CERTS, 'client.crt')} sslkey=${path.join(CERTS, 'client.key')}`);
+      const r = await cluster.psql(`user=test dbname=postgres sslmode=require sslcert=${path.join(CERTS, 'client.crt')} sslkey=${clientKey}`);
       await cluster.idle();
       expect(r.exitCode, r.stderr).to.equal(0);
     } finally {

@@ -5,11 +5,11 @@
  * already seen STATUS_OK.
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { applyStartupGucs, reportedParameters } from './parameters.js';
 import { toNoticeResponse } from '../wire/codec.js';
 
-export async function initPostgres(be: Backend): Promise<void> {
+export async function initPostgres(be: ClientConnection): Promise<void> {
   const port = be.port;
   const user = port.user_name;
   const role = be.ctx.roles.get(user);

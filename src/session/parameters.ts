@@ -2,19 +2,13 @@
 import { asciiLower, bytesToString, stringToBytes, utf8Cliplen } from '../bytes.js';
 import { NAMEDATALEN } from '../config/guc.js';
 import { PgError, type PgErrorFields } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
+import type { SessionGucs } from './gucs.js';
 import type { PgMajor } from '../server/settings.js';
 import { cleanAscii } from '../startup/process-startup-packet.js';
 import { splitOptions, startupOptionSettings } from './startup-options.js';
 
-export interface SessionGucs {
-  application_name: string;
-  client_encoding: string;
-  DateStyle: string;
-  IntervalStyle: string;
-  TimeZone: string | null;
-  other: Map<string, string>;
-}
+export type { SessionGucs } from './gucs.js';
 
 /**
  * User-settable GUCs a client may plausibly send in its startup packet. Any
@@ -122,7 +116,7 @@ const REPORT_ORDER: Record<PgMajor, readonly string[]> = {
     'server_version', 'server_encoding'],
 };
 
-export function reportedParameters(be: Backend, s: SessionGucs, superuser: boolean): Array<[string, string]> {
+export function reportedParameters(be: ClientConnection, s: SessionGucs, superuser: boolean): Array<[string, string]> {
   const values: Record<string, string> = {
     application_name: s.application_name,
     client_encoding: s.client_encoding,

@@ -5,6 +5,7 @@
  * this machine; PostgreSQL's compiled-in boot value is 'GMT'), and `roles_file` is ours.
  */
 import { lookupTimeZone } from '../log/timezone.js';
+import { CLIENT_MIN_MESSAGES_OPTIONS, LOG_MIN_MESSAGES_OPTIONS, minMessagesLevel } from '../log/elevel.js';
 import { GucRegistry, type GucCheckResult, type GucDef, type GucRegistryOptions } from './guc.js';
 
 /** MAX_BACKENDS (0x3FFFF): the upper bound of the connection-count parameters. */
@@ -24,6 +25,15 @@ export function cleanAscii(value: string): string {
   let out = '';
   for (const b of bytes) out += b < 32 || b > 126 ? '?' : String.fromCharCode(b);
   return out;
+}
+
+/** server_/client_message_level_options: the visible names, then hidden "debug" (= debug2) and extras. */
+function messageLevelOptions(visible: readonly string[], hiddenExtra: readonly string[]) {
+  return [
+    ...visible.map((name) => ({ name, value: minMessagesLevel(name) })),
+    { name: 'debug', value: minMessagesLevel('debug'), hidden: true },
+    ...hiddenExtra.map((name) => ({ name, value: minMessagesLevel(name), hidden: true })),
+  ];
 }
 
 const TLS_VERSIONS = [
@@ -110,12 +120,18 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
   { name: 'log_error_verbosity', type: 'enum', context: 'superuser', boot: 'default',
     options: [{ name: 'terse', value: 0 }, { name: 'default', value: 1 }, { name: 'verbose', value: 2 }],
     description: 'Sets the verbosity of logged messages.' },
+  { name: 'log_min_messages', type: 'enum', context: 'superuser', boot: 'warning',
+    options: messageLevelOptions(LOG_MIN_MESSAGES_OPTIONS, []),
+    description: 'Sets the message levels that are logged.' },
   { name: 'log_timezone', type: 'string', context: 'sighup', boot: 'Etc/UTC', check: timezoneCheck(false),
     description: 'Sets the time zone to use in log messages.' },
 
   // Client defaults
   { name: 'TimeZone', type: 'string', context: 'user', boot: 'Etc/UTC', flags: { report: true },
     check: timezoneCheck(true), description: 'Sets the time zone for displaying and interpreting time stamps.' },
+  { name: 'client_min_messages', type: 'enum', context: 'user', boot: 'notice',
+    options: messageLevelOptions(CLIENT_MIN_MESSAGES_OPTIONS, ['info']),
+    description: 'Sets the message levels that are sent to the client.' },
   { name: 'application_name', type: 'string', context: 'user', boot: '', flags: { isName: true, report: true },
     check: (v: string) => ({ ok: true, value: cleanAscii(v) }),
     description: 'Sets the application name to be reported in statistics and logs.' },

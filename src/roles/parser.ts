@@ -10,13 +10,13 @@
  * with PG's messages. The file runs as if by a superuser; any error stops it.
  */
 import { CryptoRandom, type Random } from '../random.js';
-import { encryptPassword, getPasswordType, plainCryptVerify, type PasswordEncryption } from '../auth/secrets.js';
-
-/** A PASSWORD literal that is already an md5 hash or SCRAM verifier is stored as is. */
-function isEncrypted(value: string): boolean {
-  return getPasswordType(value) !== 'plaintext';
-}
-import { FIRST_NORMAL_OBJECT_ID, RoleCatalog, type Role } from './catalog.js';
+import type { PasswordEncryption } from '../auth/secrets.js';
+import type { CheckPasswordHook } from '../hooks/hook.js';
+import { BOOTSTRAP_SUPERUSERID, RoleCatalog } from './catalog.js';
+import {
+  addRoleMems, alterRole, createRole, grantRoles, resolveRoleRef, revokeRoles, RoleDdlError,
+  type RoleDdlEnv, type RoleOptions as DdlRoleOptions, type RoleRef,
+} from './user.js';
 import { RESERVED_KEYWORDS, RolesFileError, tokenize, type Token } from './lexer.js';
 import { parseTimestamptz } from './timestamp.js';
 
@@ -27,6 +27,15 @@ export interface ParseRolesOptions {
   passwordEncryption?: PasswordEncryption;
   /** Source of SCRAM salts. */
   random?: Random;
+  /**
+   * Start from initdb's catalog with this bootstrap superuser (OID 10) and the predefined
+   * roles. Without it (and without `catalog`) the file starts from an empty catalog.
+   */
+  bootstrapSuperuser?: string;
+  /** Run the file against this catalog (a running server's) instead of a new one. */
+  catalog?: RoleCatalog;
+  /** check_password_hook, called for every PASSWORD as a session's CREATE/ALTER ROLE calls it. */
+  checkPasswordHook?: CheckPasswordHook | null;
 }
 
 /**
@@ -77,14 +86,16 @@ interface RoleOptions {
 class RolesParser {
   private pos = 0;
   private readonly tokens: Token[];
-  readonly catalog = new RoleCatalog();
-  private nextOid = FIRST_NORMAL_OBJECT_ID;
+  readonly catalog: RoleCatalog;
   private passwordEncryption: PasswordEncryption;
   private readonly random: Random;
+  private readonly checkPasswordHook: CheckPasswordHook | null;
 
   constructor(text: string, private readonly file: string, opts: ParseRolesOptions) {
     this.passwordEncryption = opts.passwordEncryption ?? 'scram-sha-256';
     this.random = opts.random ?? new CryptoRandom();
+    this.checkPasswordHook = opts.checkPasswordHook ?? null;
+    this.catalog = opts.catalog ?? (opts.bootstrapSuperuser !== undefined ? RoleCatalog.initdb(opts.bootstrapSuperuser) : new RoleCatalog());
     this.tokens = tokenize(text, file, this.catalog.notices);
   }
 
@@ -138,8 +149,12 @@ class RolesParser {
     );
   }
 
+  /** The line the current statement starts on (for errors user.c raises without a position). */
+  private statementLine = 1;
+
   private statement(): void {
     const t = this.next();
+    this.statementLine = t.line;
     if (RolesParser.isKw(t, 'create')) {
       const what = this.next();
       if (RolesParser.isKw(what, 'role') || RolesParser.isKw(what, 'group')) return this.createRole(false);
@@ -191,14 +206,6 @@ class RolesParser {
       list.push(this.roleSpec());
     }
     return list;
-  }
-
-  /** get_rolespec_tuple(): PUBLIC is not a real role. */
-  private resolve(spec: RoleSpec): Role {
-    const name = spec.kind === 'public' ? 'public' : spec.name;
-    const role = spec.kind === 'name' ? this.catalog.get(spec.name) : undefined;
-    if (!role) throw this.error(`role "${name}" does not exist`, spec.token.line, '42704');
-    return role;
   }
 
   private signedIconst(): number {
@@ -284,26 +291,58 @@ class RolesParser {
     return o;
   }
 
-  /** The stored form of a PASSWORD clause (CreateRole/AlterRole). */
-  private secretFor(roleName: string, password: { value: string | null; token: Token }): string | null {
-    if (password.value === null) return null;
-    // An empty password, or a secret of one, would lock out libpq users only: PG clears it for everyone.
-    if (password.value === '' || plainCryptVerify(roleName, password.value, '').ok) {
-      this.notice(password.token.line, 'empty string is not a valid password, clearing password');
-      return null;
+  /** RoleSpec tokens as user.c's RoleRef; the position is the token's line. */
+  private static ref(spec: RoleSpec): RoleRef {
+    return spec.kind === 'public' ? { kind: 'public', at: spec.token.line } : { kind: 'name', name: spec.name, at: spec.token.line };
+  }
+
+  private static refs(specs: RoleSpec[] | undefined): RoleRef[] | undefined {
+    return specs?.map((s) => RolesParser.ref(s));
+  }
+
+  /** The parsed options in user.c's shape. */
+  private static ddlOptions(o: RoleOptions): DdlRoleOptions {
+    const out: DdlRoleOptions = {};
+    if (o.password) out.password = { value: o.password.value, at: o.password.token.line };
+    if (o.connlimit) out.connlimit = { value: o.connlimit.value, at: o.connlimit.token.line };
+    if (o.validUntil) out.validUntil = { value: o.validUntil.value, at: o.validUntil.token.line };
+    for (const k of ['inherit', 'superuser', 'createrole', 'createdb', 'canlogin', 'isreplication', 'bypassrls'] as const) {
+      if (o[k] !== undefined) out[k] = o[k];
     }
-    return encryptPassword(this.passwordEncryption, roleName, password.value, this.random);
+    const addroleto = RolesParser.refs(o.addroleto);
+    const rolemembers = RolesParser.refs(o.rolemembers);
+    const adminmembers = RolesParser.refs(o.adminmembers);
+    if (addroleto) out.addroleto = addroleto;
+    if (rolemembers) out.rolemembers = rolemembers;
+    if (adminmembers) out.adminmembers = adminmembers;
+    return out;
   }
 
-  private validUntil(v: { value: string; token: Token }): number {
-    const r = parseTimestamptz(v.value);
-    if (!r.ok) throw this.error(r.message, v.token.line, r.sqlstate, r.hint);
-    return r.ms;
+  /** The file runs as the bootstrap superuser (or, in a catalog without one, as an unnamed superuser). */
+  private env(): RoleDdlEnv {
+    return {
+      catalog: this.catalog,
+      currentUser: BOOTSTRAP_SUPERUSERID,
+      sessionUser: BOOTSTRAP_SUPERUSERID,
+      passwordEncryption: this.passwordEncryption,
+      random: this.random,
+      checkPasswordHook: this.checkPasswordHook,
+      notice: (message, severity = 'NOTICE', at) => this.notice(typeof at === 'number' ? at : this.statementLine, message, severity),
+      adoptBootstrap: true,
+      runAsSuperuser: true,
+      keepPlaintext: true,
+    };
   }
 
-  private checkConnlimit(o: RoleOptions): void {
-    if (o.connlimit && o.connlimit.value < -1) {
-      throw this.error(`invalid connection limit: ${o.connlimit.value}`, o.connlimit.token.line, '22023');
+  /** Run a user.c step; its errors become file errors at the piece's line (or the statement's). */
+  private exec<T>(step: (env: RoleDdlEnv) => T): T {
+    try {
+      return step(this.env());
+    } catch (e) {
+      if (e instanceof RoleDdlError) {
+        throw this.error(e.message, typeof e.at === 'number' ? e.at : this.statementLine, e.sqlstate, e.hint, e.detail);
+      }
+      throw e;
     }
   }
 
@@ -311,57 +350,14 @@ class RolesParser {
     const { name, token } = this.roleId();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(true);
-    this.checkConnlimit(o);
-    if (name.startsWith('pg_')) {
-      throw this.error(`role name "${name}" is reserved`, token.line, '42939', undefined,
-        'Role names starting with "pg_" are reserved.');
-    }
-    if (this.catalog.exists(name)) throw this.error(`role "${name}" already exists`, token.line, '42710');
-    const validUntil = o.validUntil ? this.validUntil(o.validUntil) : null;
-    const secret = o.password ? this.secretFor(name, o.password) : null;
-    const role: Role = {
-      name,
-      oid: this.nextOid++,
-      superuser: o.superuser ?? false,
-      inherit: o.inherit ?? true,
-      createrole: o.createrole ?? false,
-      createdb: o.createdb ?? false,
-      canLogin: o.canlogin ?? isUser,
-      replication: o.isreplication ?? false,
-      bypassrls: o.bypassrls ?? false,
-      connectionLimit: o.connlimit?.value ?? -1,
-      secret,
-      ...(secret !== null && o.password?.value && !isEncrypted(o.password.value) ? { plaintextPassword: o.password.value } : {}),
-      validUntil,
-      memberOf: [],
-    };
-    this.catalog.add(role);
-    for (const spec of o.addroleto ?? []) this.addRoleMems(this.resolve(spec), [role]);
-    if (o.adminmembers) this.addRoleMems(role, o.adminmembers.map((s) => this.resolve(s)), o.adminmembers);
-    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+    this.exec((env) => createRole(env, name, token.line, isUser, RolesParser.ddlOptions(o)));
   }
 
   private alterRole(): void {
     const spec = this.roleSpec();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(false);
-    this.checkConnlimit(o);
-    const role = this.resolve(spec);
-    if (o.validUntil) role.validUntil = this.validUntil(o.validUntil);
-    if (o.password) {
-      role.secret = this.secretFor(role.name, o.password);
-      if (role.secret !== null && o.password.value && !isEncrypted(o.password.value)) role.plaintextPassword = o.password.value;
-      else delete role.plaintextPassword;
-    }
-    if (o.superuser !== undefined) role.superuser = o.superuser;
-    if (o.inherit !== undefined) role.inherit = o.inherit;
-    if (o.createrole !== undefined) role.createrole = o.createrole;
-    if (o.createdb !== undefined) role.createdb = o.createdb;
-    if (o.canlogin !== undefined) role.canLogin = o.canlogin;
-    if (o.isreplication !== undefined) role.replication = o.isreplication;
-    if (o.bypassrls !== undefined) role.bypassrls = o.bypassrls;
-    if (o.connlimit) role.connectionLimit = o.connlimit.value;
-    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+    this.exec((env) => alterRole(env, RolesParser.ref(spec), RolesParser.ddlOptions(o)));
   }
 
   /** ALTER GROUP g ADD|DROP USER a, b */
@@ -374,14 +370,12 @@ class RolesParser {
     }
     this.expectKw('user');
     const members = this.roleList();
-    const group = this.resolve(spec);
-    const resolved = members.map((s) => this.resolve(s));
-    if (add) return this.addRoleMems(group, resolved, members);
-    for (const m of resolved) {
-      const i = m.memberOf.indexOf(group.name);
-      if (i === -1) this.notice(verb.line, `role "${m.name}" is not a member of role "${group.name}"`, 'WARNING');
-      else m.memberOf.splice(i, 1);
-    }
+    this.exec((env) => {
+      const group = resolveRoleRef(env, RolesParser.ref(spec));
+      const refs = members.map((m) => RolesParser.ref(m));
+      if (add) addRoleMems(env, group, refs.map((r) => resolveRoleRef(env, r)), refs);
+      else revokeRoles(env, RolesParser.ref(spec), refs);
+    });
   }
 
   /** GrantRoleStmt: grantees are resolved before the granted roles, as GrantRole() does. */
@@ -407,28 +401,8 @@ class RolesParser {
       this.expectKw('by');
       grantedBy = this.roleSpec();
     }
-    if (grantedBy) this.resolve(grantedBy);
-    const members = grantees.map((s) => this.resolve(s));
-    for (const g of granted) {
-      const role = this.catalog.get(g.value);
-      if (!role) throw this.error(`role "${g.value}" does not exist`, g.line, '42704');
-      this.addRoleMems(role, members, grantees);
-    }
-  }
-
-  /** AddRoleMems(): refuse loops, skip (with a NOTICE) existing memberships. */
-  private addRoleMems(granted: Role, members: Role[], specs?: RoleSpec[]): void {
-    members.forEach((member, i) => {
-      const line = specs?.[i]?.token.line ?? this.peek().line;
-      if (this.catalog.isMember(granted.name, member.name)) {
-        throw this.error(`role "${granted.name}" is a member of role "${member.name}"`, line, '0LP01');
-      }
-      if (member.memberOf.includes(granted.name)) {
-        this.notice(line, `role "${member.name}" is already a member of role "${granted.name}"`);
-        return;
-      }
-      member.memberOf.push(granted.name);
-    });
+    this.exec((env) => grantRoles(env, granted.map((g) => ({ name: g.value, at: g.line })), grantees.map((g) => RolesParser.ref(g)),
+      grantedBy ? RolesParser.ref(grantedBy) : undefined));
   }
 
   /** SET [SESSION|LOCAL] password_encryption { TO | = } value | DEFAULT */

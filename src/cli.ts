@@ -53,7 +53,8 @@ Commands:
                              GRANT group TO role;  (file name: roles_file in postgresql.conf)
           With ssl = on and no certificate in DIR, the TEST-ONLY development certificates
           shipped in certs/ are used. The server log (PostgreSQL's stderr format, honouring
-          log_line_prefix) goes to standard error. Ctrl-C stops it.
+          log_line_prefix) goes to standard error. SIGHUP (kill -HUP, pg_ctl reload)
+          re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf. Ctrl-C stops it.
 
 Options:
   -D, --pgdata DIR   data directory (default: $PGDATA)
@@ -61,6 +62,8 @@ Options:
   -h, --host ADDR    override listen_addresses (loopback addresses only)
       --seed S       make backend PIDs, nonces, salts and cancel keys repeatable
       --pg-version N behave like PostgreSQL N (15, 16, 17 or 18); overrides server_version
+      --bootstrap-superuser NAME
+                     the superuser initdb would have created (OID 10; default postgres)
   -c NAME=VALUE      set a parameter after postgresql.conf, like postgres -c (repeatable)
       --help         show this help
       --version      show the version
@@ -84,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string', short: 'h' },
       seed: { type: 'string' },
       'pg-version': { type: 'string' },
+      'bootstrap-superuser': { type: 'string' },
       set: { type: 'string', short: 'c', multiple: true },
       help: { type: 'boolean' },
       client: { type: 'string' },
@@ -104,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
   return serve(values);
 }
 
-async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[] }): Promise<number> {
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; 'bootstrap-superuser'?: string; set?: string[] }): Promise<number> {
   const dir = values.pgdata ?? process.env.PGDATA;
   if (!dir) {
     process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
@@ -122,6 +126,7 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
       overrides[kv.slice(0, eq).trim()] = kv.slice(eq + 1);
     }
     if (values['pg-version'] !== undefined) overrides.server_version = values['pg-version'];
+    if (values['bootstrap-superuser'] !== undefined) overrides.bootstrap_superuser = values['bootstrap-superuser'];
     started = await startFromDataDirectory(dir, { clock, random, overrides });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
@@ -139,7 +144,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   const hosts = values.host !== undefined ? [values.host] : started.listenAddresses;
   const prefix = renderLogLinePrefix(server.settings.logLinePrefix, { pid: server.postmasterPid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
   for (const m of started.startupMessages) stderr(formatStartup(prefix, m));
-  const log = new ServerLog({ ...server.settings }, stderr);
+  // The live settings: a reload that changes log_line_prefix or log_connections shows in the next line.
+  const log = new ServerLog(server.settings, stderr);
   server.on((e) => log.handle(e));
   let bound;
   try {
@@ -151,8 +157,11 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     return 1;
   }
   for (const b of bound) process.stdout.write(`pg-authsim: listening on ${b.host}:${b.port} (PostgreSQL ${server.settings.serverVersion}, simulated)\n`);
+  // pg_ctl reload: SIGHUP re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+  const hup = () => { server.reload('sighup'); };
+  process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); process.off('SIGHUP', hup); resolve(); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });

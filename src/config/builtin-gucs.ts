@@ -105,6 +105,9 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
     description: 'pg-authsim: which PostgreSQL major version to behave like (15–18), optionally with a minor ("17.10").' },
   { name: 'roles_file', type: 'string', context: 'sighup', boot: 'roles.sql', flags: { superuserOnly: true },
     description: 'pg-authsim: the SQL file of CREATE ROLE statements that stands in for pg_authid.' },
+  { name: 'bootstrap_superuser', type: 'string', context: 'postmaster', boot: 'postgres', flags: { isName: true },
+    check: (v: string) => (v === '' ? { ok: false, detail: 'initdb needs a name for the bootstrap superuser.' } : { ok: true }),
+    description: 'pg-authsim: the name of the superuser initdb created (OID 10), like initdb -U.' },
   { name: 'shared_preload_libraries', type: 'string', context: 'postmaster', boot: '',
     flags: { list: true, superuserOnly: true }, description: 'Lists shared libraries to preload into server.' },
 

@@ -107,3 +107,10 @@ export function isClientLevelOutput(level: Elevel, clientMinLevel: number, clien
   if (clientAuthInProgress) return n >= ERROR;
   return n >= clientMinLevel || n === INFO;
 }
+
+/** The Severity a report carries in events and PgError: DEBUG1..DEBUG5 keep their number. */
+export function severityOf(level: Elevel): 'DEBUG5' | 'DEBUG4' | 'DEBUG3' | 'DEBUG2' | 'DEBUG1' | 'LOG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'FATAL' | 'PANIC' {
+  const n = elevelNumber(level);
+  if (n <= DEBUG1) return elevelName(n) as 'DEBUG1';
+  return severityWord(n) as 'LOG';
+}

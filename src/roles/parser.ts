@@ -10,6 +10,7 @@
  * with PG's messages. The file runs as if by a superuser; any error stops it.
  */
 import { CryptoRandom, type Random } from '../random.js';
+import { PgError } from '../errors.js';
 import type { PasswordEncryption } from '../auth/secrets.js';
 import type { CheckPasswordHook } from '../hooks/hook.js';
 import { BOOTSTRAP_SUPERUSERID, RoleCatalog } from './catalog.js';
@@ -339,8 +340,10 @@ class RolesParser {
     try {
       return step(this.env());
     } catch (e) {
-      if (e instanceof RoleDdlError) {
-        throw this.error(e.message, typeof e.at === 'number' ? e.at : this.statementLine, e.sqlstate, e.hint, e.detail);
+      // user.c's own errors carry a position; a check_password_hook's ereport(ERROR) does not.
+      if (e instanceof PgError) {
+        const at = e instanceof RoleDdlError && typeof e.at === 'number' ? e.at : this.statementLine;
+        throw this.error(e.message, at, e.sqlstate, e.hint, e.detail);
       }
       throw e;
     }

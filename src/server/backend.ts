@@ -23,6 +23,7 @@ import type { SessionGucs } from '../session/parameters.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
 import { currentBackend } from './current.js';
 import { withPrefix } from './prefixed-stream.js';
+import { exitCallbacksOf } from '../extensions/extension.js';
 
 /** Which of PostgreSQL's two authentication_timeout windows is running. */
 type TimerPhase = 'startup' | 'authentication';
@@ -371,6 +372,8 @@ export class Backend {
     if (s.destroyed || s.writableEnded) setImmediate(drop);
     else s.end(() => setImmediate(drop));
     s.once('close', () => setImmediate(drop));
+    // proc_exit(): callbacks extensions registered while this backend ran them, before log_disconnections' line.
+    exitCallbacksOf(this)?.run(0, (body) => { this.emit(body); });
     if (this.session) {
       this.emit({ type: 'session-ended', user: this.port.user_name, database: this.port.database_name, sessionMs: this.ctx.clock.now() - this.sessionStart });
     }

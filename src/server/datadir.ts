@@ -8,9 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PgError } from '../errors.js';
+import { PG_AUTOCONF_FILENAME } from '../config/alter-system.js';
 import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessage, type GucRegistry } from '../config/index.js';
 import { EMBEDDED_POSTGRES_BUILD, hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
-import { parseRolesFile, RolesFileError, type RoleCatalog } from '../roles/index.js';
+import { parseRolesFile, RoleCatalog, RolesFileError } from '../roles/index.js';
+import type { PasswordEncryption } from '../auth/secrets.js';
+import type { CheckPasswordHook } from '../hooks/hook.js';
 import type { Random } from '../random.js';
 import { parseServerMajor, SERVER_VERSIONS, type ServerSettings, type TlsMaterial } from './settings.js';
 
@@ -28,6 +31,17 @@ export interface LoadedDataDirectory {
   sharedPreloadLibraries: string[];
   /** LOG/WARNING lines PostgreSQL would print while starting (hba warnings, dev-cert notice). */
   startupMessages: StartupMessage[];
+  /** The roles file, when `deferRoles` left it for the caller to run once extensions are loaded. */
+  rolesFile?: { path: string; text: string };
+}
+
+export interface LoadOptions {
+  /**
+   * Do not run the roles file: return initdb's catalog (the bootstrap superuser and predefined
+   * roles) and the file's text, so the caller runs it after shared_preload_libraries, with
+   * check_password_hook installed, as a real cluster's roles are created after it started.
+   */
+  deferRoles?: boolean;
 }
 
 export interface StartupMessage {
@@ -46,7 +60,7 @@ export class StartupError extends Error {
 }
 
 /** `overrides` are applied after postgresql.conf, like `postgres -c name=value`. */
-export function loadDataDirectory(dir: string, random: Random, overrides: Record<string, string> = {}): LoadedDataDirectory {
+export function loadDataDirectory(dir: string, random: Random, overrides: Record<string, string> = {}, options: LoadOptions = {}): LoadedDataDirectory {
   const dataDirectory = path.resolve(dir);
   const confPath = path.join(dataDirectory, 'postgresql.conf');
   if (!existsSync(dataDirectory)) {
@@ -56,7 +70,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     throw new StartupError(new PgError({ severity: 'FATAL', sqlstate: '58P01', message: `could not access the server configuration file "${confPath}": No such file or directory` }), []);
   }
   const gucs = createGucRegistry();
-  const processed = processConfigFile(gucs, confPath, { context: 'postmaster', dataDirectory });
+  const processed = processConfigFile(gucs, confPath, { context: 'postmaster', dataDirectory, autoConfFile: path.join(dataDirectory, PG_AUTOCONF_FILENAME) });
   const startupMessages: StartupMessage[] = processed.messages
     .filter((m) => m.severity !== 'FATAL')
     .map(configMessage);
@@ -88,21 +102,19 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
   if (hbaFatal) throw new StartupError(hbaFatal, startupMessages);
 
   const rolesPath = resolveDataFile(gucs, 'roles_file', dataDirectory);
+  const bootstrapSuperuser = gucs.getString('bootstrap_superuser');
   let roles: RoleCatalog;
+  let rolesFile: { path: string; text: string } | undefined;
   try {
-    roles = parseRolesFile(readFileSync(rolesPath, 'utf8'), {
-      path: rolesPath,
-      passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
-      random,
-    });
-  } catch (err) {
-    if (err instanceof RolesFileError) {
-      throw new StartupError(new PgError({
-        severity: 'FATAL', sqlstate: err.sqlstate, message: `${err.message}`,
-        ...(err.hint ? { hint: err.hint } : {}),
-        context: `line ${err.lineNumber} of roles file "${err.file}"`,
-      }), startupMessages);
+    const text = readFileSync(rolesPath, 'utf8');
+    if (options.deferRoles) {
+      roles = RoleCatalog.initdb(bootstrapSuperuser);
+      rolesFile = { path: rolesPath, text };
+    } else {
+      roles = runRolesFile(text, rolesPath, { bootstrapSuperuser, passwordEncryption: gucs.getString('password_encryption') as PasswordEncryption, random }, startupMessages);
     }
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new StartupError(new PgError({
         severity: 'FATAL', sqlstate: '58P01', message: `could not open roles file "${rolesPath}": No such file or directory`,
@@ -112,22 +124,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     throw err;
   }
 
-  const settings: Partial<ServerSettings> = {
-    serverMajor,
-    // A bare major reports that major's reference build; "17.10" reports exactly that.
-    serverVersion: /^\d+$/.test(versionSetting) ? SERVER_VERSIONS[serverMajor] : versionSetting,
-    ssl,
-    tls,
-    passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
-    maxConnections: gucs.getNumber('max_connections'),
-    superuserReservedConnections: gucs.getNumber('superuser_reserved_connections'),
-    authenticationTimeoutMs: gucs.getNumber('authentication_timeout') * 1000,
-    logConnections: gucs.getBool('log_connections'),
-    logDisconnections: gucs.getBool('log_disconnections'),
-    logLinePrefix: gucs.getString('log_line_prefix'),
-    hbaPath,
-    timezone: gucs.getString('TimeZone'),
-  };
+  const settings: Partial<ServerSettings> = { ...settingsFromGucs(gucs), serverMajor, tls, hbaPath };
   const listen = gucs.getString('listen_addresses').split(',').map((s) => s.trim()).filter(Boolean);
   return {
     dataDirectory,
@@ -139,6 +136,59 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     listenAddresses: listen.flatMap(expandListenAddress),
     sharedPreloadLibraries: gucs.getString('shared_preload_libraries').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean),
     startupMessages,
+    ...(rolesFile ? { rolesFile } : {}),
+  };
+}
+
+/**
+ * Run the roles file as the bootstrap superuser (into `catalog` when given, else a fresh
+ * initdb catalog); an error stops startup with the file and line in CONTEXT.
+ */
+export function runRolesFile(
+  text: string, rolesPath: string,
+  opts: { bootstrapSuperuser?: string; catalog?: RoleCatalog; passwordEncryption: PasswordEncryption; random: Random; checkPasswordHook?: CheckPasswordHook | null },
+  startupMessages: StartupMessage[],
+): RoleCatalog {
+  try {
+    return parseRolesFile(text, {
+      path: rolesPath,
+      passwordEncryption: opts.passwordEncryption,
+      random: opts.random,
+      ...(opts.catalog ? { catalog: opts.catalog } : { bootstrapSuperuser: opts.bootstrapSuperuser ?? 'postgres' }),
+      ...(opts.checkPasswordHook ? { checkPasswordHook: opts.checkPasswordHook } : {}),
+    });
+  } catch (err) {
+    if (err instanceof RolesFileError) {
+      throw new StartupError(new PgError({
+        severity: 'FATAL', sqlstate: err.sqlstate, message: `${err.message}`,
+        ...(err.detail ? { detail: err.detail } : {}),
+        ...(err.hint ? { hint: err.hint } : {}),
+        context: `line ${err.lineNumber} of roles file "${err.file}"`,
+      }), startupMessages);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The ServerSettings that follow from GUC values alone (everything but TLS material and the
+ * hba path): at startup, and again after a reload changed sighup parameters.
+ */
+export function settingsFromGucs(gucs: GucRegistry): Partial<ServerSettings> {
+  const versionSetting = gucs.getString('server_version');
+  const serverMajor = parseServerMajor(versionSetting) ?? 15;
+  return {
+    // A bare major reports that major's reference build; "17.10" reports exactly that.
+    serverVersion: /^\d+$/.test(versionSetting) ? SERVER_VERSIONS[serverMajor] : versionSetting,
+    ssl: gucs.getBool('ssl'),
+    passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
+    maxConnections: gucs.getNumber('max_connections'),
+    superuserReservedConnections: gucs.getNumber('superuser_reserved_connections'),
+    authenticationTimeoutMs: gucs.getNumber('authentication_timeout') * 1000,
+    logConnections: gucs.getBool('log_connections'),
+    logDisconnections: gucs.getBool('log_disconnections'),
+    logLinePrefix: gucs.getString('log_line_prefix'),
+    timezone: gucs.getString('TimeZone'),
   };
 }
 
@@ -149,7 +199,7 @@ function expandListenAddress(a: string): string[] {
   return [a];
 }
 
-function loadTls(gucs: GucRegistry, dataDirectory: string, messages: StartupMessage[]): TlsMaterial {
+export function loadTls(gucs: GucRegistry, dataDirectory: string, messages: StartupMessage[]): TlsMaterial {
   let certPath = resolveDataFile(gucs, 'ssl_cert_file', dataDirectory);
   let keyPath = resolveDataFile(gucs, 'ssl_key_file', dataDirectory);
   let caPath = gucs.getString('ssl_ca_file') ? resolveDataFile(gucs, 'ssl_ca_file', dataDirectory) : null;

@@ -5,7 +5,7 @@
  * its place, a new one goes last, RESET removes it, RESET ALL empties the file. Nothing is
  * applied until the configuration is reloaded.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { PgError } from '../errors.js';
 import type { GucRegistry } from './guc.js';
 import { parseConfigFile } from './postgresql-conf.js';
@@ -78,8 +78,4 @@ export function flattenSetArgs(gucs: GucRegistry, name: string, args: ReadonlyAr
     throw new PgError({ severity: 'ERROR', sqlstate: '42601', message: `SET ${name} takes only one argument` });
   }
   return args.join(', ');
-}
-
-export function readAutoConfText(path: string): string | null {
-  return existsSync(path) ? readFileSync(path, 'utf8') : null;
 }

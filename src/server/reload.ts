@@ -10,7 +10,7 @@ import { PgError } from '../errors.js';
 import type { ServerEvent } from '../events.js';
 import { processConfigFile, type ConfigMessage } from '../config/index.js';
 import {
-  checkAlterSystem, PG_AUTOCONF_FILENAME, updateAutoConf, writeAutoConf, type AlterSystemRequest,
+  checkAlterSystem, flattenSetArgs, PG_AUTOCONF_FILENAME, updateAutoConf, writeAutoConf, type AlterSystemRequest,
 } from '../config/alter-system.js';
 import { EMBEDDED_POSTGRES_BUILD, hbaReloadFailureMessage, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
 import type { SqlRegistry } from '../sql/registry.js';
@@ -152,11 +152,7 @@ export function registerReloadSql(sql: SqlRegistry, server: ReloadTarget, reload
       req = { kind: 'reset-all' };
     } else if (set.kind === 'VAR_SET_VALUE') {
       const name = set.name ?? '';
-      const args = (set.args ?? []).map(constText);
-      if (args.length > 1 && !server.gucs.definition(name)?.flags?.list) {
-        throw new PgError({ severity: 'ERROR', sqlstate: '42601', message: `SET ${name} takes only one argument` });
-      }
-      req = { kind: 'set', name, value: args.join(', ') };
+      req = { kind: 'set', name, value: flattenSetArgs(server.gucs, name, (set.args ?? []).map(constText)) };
     } else if (set.kind === 'VAR_SET_DEFAULT' || set.kind === 'VAR_RESET') {
       req = { kind: 'set', name: set.name ?? '', value: null };
     } else {

@@ -39,6 +39,7 @@ const STATEMENTS: Array<[string, string]> = [
   ['boot', "CREATE ROLE z VALID UNTIL 'junk'"],
   ['boot', 'CREATE ROLE z SYSID 3 LOGIN LOGIN'],
   ['boot', 'CREATE ROLE z SYSID 3 IN ROLE y'],
+  ['boot', 'CREATE ROLE z2 SYSID 1 SYSID 2 PASSWORD NULL PASSWORD NULL'],
   ['boot', 'CREATE ROLE w ROLE z ADMIN y'],
   ['boot', 'CREATE ROLE v IN ROLE w ROLE w'],
   ['boot', 'ALTER ROLE nosuch LOGIN'],

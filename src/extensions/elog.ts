@@ -12,18 +12,8 @@
 import { PgError, type PgErrorFields, type Severity } from '../errors.js';
 import { defaultSqlstate, elevelNumber, ERROR, severityOf, type Elevel } from '../log/elevel.js';
 
-/** One errxxx() call's contribution to a report. */
-export interface ErrorPart {
-  sqlstate?: string;
-  message?: string;
-  detail?: string;
-  detailLog?: string;
-  hint?: string;
-  context?: string;
-  file?: string;
-  line?: number;
-  routine?: string;
-}
+/** One errxxx() call's contribution to a report: any of PgErrorFields but the severity. */
+export type ErrorPart = Partial<Omit<PgErrorFields, 'severity'>>;
 
 /** The fields of a report below ERROR, as a server hands it on. */
 export type ReportFields = Omit<PgErrorFields, 'severity'> & { severity: Severity };

@@ -58,7 +58,8 @@ function roleOptions(options: unknown, notice: (m: string) => void): RoleOptions
   const o: RoleOptions = {};
   const seen = new Set<string>();
   for (const d of defElems(options)) {
-    if (seen.has(d.defname)) {
+    // SYSID is only a NOTICE, however often it is given.
+    if (d.defname !== 'sysid' && seen.has(d.defname)) {
       throw new PgError({ severity: 'ERROR', sqlstate: '42601', message: 'conflicting or redundant options' });
     }
     seen.add(d.defname);

@@ -16,7 +16,7 @@ import type { CheckPasswordHook } from '../hooks/hook.js';
 import { BOOTSTRAP_SUPERUSERID, RoleCatalog } from './catalog.js';
 import {
   addRoleMems, alterRole, createRole, grantRoles, resolveRoleRef, revokeRoles, RoleDdlError,
-  type RoleDdlEnv, type RoleOptions as DdlRoleOptions, type RoleRef,
+  type RoleDdlEnv, type RoleOptions, type RoleRef,
 } from './user.js';
 import { RESERVED_KEYWORDS, RolesFileError, tokenize, type Token } from './lexer.js';
 import { parseTimestamptz } from './timestamp.js';
@@ -67,22 +67,6 @@ const SPECIAL_ROLESPECS: Record<string, string> = {
 
 type RoleSpec = { kind: 'name'; name: string; token: Token } | { kind: 'public'; token: Token };
 
-interface RoleOptions {
-  password?: { value: string | null; token: Token };
-  inherit?: boolean;
-  connlimit?: { value: number; token: Token };
-  validUntil?: { value: string; token: Token };
-  superuser?: boolean;
-  createrole?: boolean;
-  createdb?: boolean;
-  canlogin?: boolean;
-  isreplication?: boolean;
-  bypassrls?: boolean;
-  addroleto?: RoleSpec[];
-  rolemembers?: RoleSpec[];
-  adminmembers?: RoleSpec[];
-  sysid?: boolean;
-}
 
 class RolesParser {
   private pos = 0;
@@ -200,6 +184,11 @@ class RolesParser {
     return { kind: 'name', name: t.value, token: t };
   }
 
+  /** A role list as user.c's RoleRefs. */
+  private refList(): RoleRef[] {
+    return this.roleList().map((s) => RolesParser.ref(s));
+  }
+
   private roleList(): RoleSpec[] {
     const list = [this.roleSpec()];
     while (RolesParser.isOp(this.peek(), ',')) {
@@ -240,12 +229,12 @@ class RolesParser {
       const kw = (w: string) => RolesParser.isKw(t, w);
       if (kw('password')) {
         const v = this.next();
-        if (v.kind === 'string') set('password', 'password', { value: v.value, token: t }, t);
-        else if (RolesParser.isKw(v, 'null')) set('password', 'password', { value: null, token: t }, t);
+        if (v.kind === 'string') set('password', 'password', { value: v.value, at: t.line }, t);
+        else if (RolesParser.isKw(v, 'null')) set('password', 'password', { value: null, at: t.line }, t);
         else throw this.syntaxError(v);
       } else if (kw('encrypted')) {
         this.expectKw('password');
-        set('password', 'password', { value: this.stringConst().value, token: t }, t);
+        set('password', 'password', { value: this.stringConst().value, at: t.line }, t);
       } else if (kw('unencrypted')) {
         this.expectKw('password');
         this.stringConst();
@@ -255,25 +244,25 @@ class RolesParser {
         set('inherit', 'inherit', true, t);
       } else if (kw('connection')) {
         this.expectKw('limit');
-        set('connlimit', 'connectionlimit', { value: this.signedIconst(), token: t }, t);
+        set('connlimit', 'connectionlimit', { value: this.signedIconst(), at: t.line }, t);
       } else if (kw('valid')) {
         this.expectKw('until');
-        set('validUntil', 'validUntil', { value: this.stringConst().value, token: t }, t);
+        set('validUntil', 'validUntil', { value: this.stringConst().value, at: t.line }, t);
       } else if (kw('user')) {
-        set('rolemembers', 'rolemembers', this.roleList(), t);
+        set('rolemembers', 'rolemembers', this.refList(), t);
       } else if (isCreate && kw('sysid')) {
         const n = this.next();
         if (n.kind !== 'int') throw this.syntaxError(n);
-        set('sysid', 'sysid', true, t);
+        // CreateRole only says so, every time (no "conflicting options" for SYSID).
         this.notice(t.line, 'SYSID can no longer be specified');
       } else if (isCreate && kw('admin')) {
-        set('adminmembers', 'adminmembers', this.roleList(), t);
+        set('adminmembers', 'adminmembers', this.refList(), t);
       } else if (isCreate && kw('role')) {
-        set('rolemembers', 'rolemembers', this.roleList(), t);
+        set('rolemembers', 'rolemembers', this.refList(), t);
       } else if (kw('in')) {
         const n = this.next();
         if (isCreate && (RolesParser.isKw(n, 'role') || RolesParser.isKw(n, 'group'))) {
-          set('addroleto', 'addroleto', this.roleList(), t);
+          set('addroleto', 'addroleto', this.refList(), t);
         } else if (!isCreate && RolesParser.isKw(n, 'database')) {
           throw this.unsupported(t);
         } else {
@@ -295,28 +284,6 @@ class RolesParser {
   /** RoleSpec tokens as user.c's RoleRef; the position is the token's line. */
   private static ref(spec: RoleSpec): RoleRef {
     return spec.kind === 'public' ? { kind: 'public', at: spec.token.line } : { kind: 'name', name: spec.name, at: spec.token.line };
-  }
-
-  private static refs(specs: RoleSpec[] | undefined): RoleRef[] | undefined {
-    return specs?.map((s) => RolesParser.ref(s));
-  }
-
-  /** The parsed options in user.c's shape. */
-  private static ddlOptions(o: RoleOptions): DdlRoleOptions {
-    const out: DdlRoleOptions = {};
-    if (o.password) out.password = { value: o.password.value, at: o.password.token.line };
-    if (o.connlimit) out.connlimit = { value: o.connlimit.value, at: o.connlimit.token.line };
-    if (o.validUntil) out.validUntil = { value: o.validUntil.value, at: o.validUntil.token.line };
-    for (const k of ['inherit', 'superuser', 'createrole', 'createdb', 'canlogin', 'isreplication', 'bypassrls'] as const) {
-      if (o[k] !== undefined) out[k] = o[k];
-    }
-    const addroleto = RolesParser.refs(o.addroleto);
-    const rolemembers = RolesParser.refs(o.rolemembers);
-    const adminmembers = RolesParser.refs(o.adminmembers);
-    if (addroleto) out.addroleto = addroleto;
-    if (rolemembers) out.rolemembers = rolemembers;
-    if (adminmembers) out.adminmembers = adminmembers;
-    return out;
   }
 
   /** The file runs as the bootstrap superuser (or, in a catalog without one, as an unnamed superuser). */
@@ -353,14 +320,14 @@ class RolesParser {
     const { name, token } = this.roleId();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(true);
-    this.exec((env) => createRole(env, name, token.line, isUser, RolesParser.ddlOptions(o)));
+    this.exec((env) => createRole(env, name, token.line, isUser, o));
   }
 
   private alterRole(): void {
     const spec = this.roleSpec();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(false);
-    this.exec((env) => alterRole(env, RolesParser.ref(spec), RolesParser.ddlOptions(o)));
+    this.exec((env) => alterRole(env, RolesParser.ref(spec), o));
   }
 
   /** ALTER GROUP g ADD|DROP USER a, b */

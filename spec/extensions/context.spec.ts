@@ -275,6 +275,20 @@ describe('extension context', () => {
     });
   });
 
+  it('emit_log_hook can read debug_query_string() for the statement that failed', async () => {
+    const seen: Array<string | null> = [];
+    cluster = await TestCluster.start({
+      hba: 'host all all 127.0.0.1/32 trust', roles: 'CREATE ROLE bob LOGIN;',
+      extensions: [{ name: 'q', _PG_init(ctx) {
+        ctx.hooks.emit_log_hook = (edata) => { if (edata.elevel >= ERROR) seen.push(ctx.debug_query_string()); };
+      } }],
+    });
+    const psql = await cluster.psql('user=bob dbname=postgres sslmode=disable', { command: "select 'secret' from nowhere" });
+    await cluster.idle();
+    expect(psql.exitCode).to.equal(1);
+    expect(seen).to.deep.equal(["select 'secret' from nowhere"]);
+  });
+
   describe('SQL objects', () => {
     it('ctx.sql is the server\'s registry: a function defined in _PG_init is there, superuser-only by default', async () => {
       cluster = await TestCluster.start({

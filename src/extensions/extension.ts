@@ -127,6 +127,8 @@ export interface ExtensionContext {
   cancel_before_shmem_exit(fn: ExitCallback, arg?: unknown): void;
   /** MyProcPid: the backend running your code, or the postmaster's PID. */
   MyProcPid(): number;
+  /** debug_query_string: the query the backend running your code received last (null outside a query, in the postmaster). */
+  debug_query_string(): string | null;
 }
 
 export interface ExtensionModule {
@@ -148,6 +150,7 @@ export interface ExtensionHost {
   /** True while the server runs shared_preload_libraries' _PG_init functions. */
   readonly preloadInProgress: boolean;
   emit(body: EventBody): ServerEvent;
+  debugQueryString(backend: object): string | null;
   postmasterLog(level: 'LOG' | 'WARNING' | 'DEBUG1', message: string, extra?: { detail?: string; hint?: string }): void;
 }
 
@@ -267,6 +270,10 @@ export function extensionContext(host: ExtensionHost, name: string): ExtensionCo
       lists?.cancelBeforeShmemExit(fn, arg);
     },
     MyProcPid: () => currentBackend.getStore()?.pid ?? host.postmasterPid,
+    debug_query_string: () => {
+      const be = currentBackend.getStore();
+      return be ? host.debugQueryString(be) : null;
+    },
   };
   return ctx;
 }

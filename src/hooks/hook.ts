@@ -40,6 +40,8 @@ export interface ErrorData {
   severity: string;
   output_to_server: boolean;
   output_to_client: boolean;
+  /** Set it to keep the STATEMENT line (the query text) out of the log record, as credcheck does for passwords. */
+  hide_stmt: boolean;
   /** The five-character SQLSTATE (C keeps it packed in an int). */
   sqlerrcode: string;
   message: string;

@@ -73,6 +73,8 @@ export class PgServer implements ServerContext, ExtensionHost {
   /** process_shared_preload_libraries_in_progress. */
   preloadInProgress = false;
   private sharedMemoryStarted = false;
+  /** debug_query_string per backend: the text of the query it is running (or ran last). */
+  private readonly currentQuery = new WeakMap<object, string>();
   private inEmitLogHook = false;
   private listeners: EventListener[] = [];
   private seq = 0;
@@ -177,6 +179,7 @@ export class PgServer implements ServerContext, ExtensionHost {
       } : {}),
       ...body,
     } as ServerEvent;
+    if (ev.type === 'query' && backend) this.currentQuery.set(backend, ev.sql);
     const emitLogHook = this.hooks.emit_log_hook;
     if (emitLogHook && !this.inEmitLogHook) this.applyEmitLogHook(ev, emitLogHook);
     for (const l of this.listeners) {
@@ -204,8 +207,10 @@ export class PgServer implements ServerContext, ExtensionHost {
         } catch {
           // A failing emit_log_hook must not take the report (or the connection) down.
         }
+        const { statement, ...rest } = r;
         const edited: LogRecord = {
-          ...r, message: edata.message, sqlstate: edata.sqlerrcode,
+          ...rest, ...(statement !== undefined && !edata.hide_stmt ? { statement } : {}),
+          message: edata.message, sqlstate: edata.sqlerrcode,
           ...optional('detail', edata.detail), ...optional('detailLog', edata.detail_log),
           ...optional('hint', edata.hint), ...optional('context', edata.context),
         };
@@ -219,6 +224,11 @@ export class PgServer implements ServerContext, ExtensionHost {
     }
     ev.logRecords = kept;
     if (hidden.length > 0) ev.hiddenBy = hidden;
+  }
+
+  /** debug_query_string: the query text the backend received last, or null. */
+  debugQueryString(backend: object): string | null {
+    return this.currentQuery.get(backend) ?? null;
   }
 
   allocatePid(): number { return this.nextPid++; }
@@ -312,7 +322,7 @@ function errorDataFor(r: LogRecord, ev: ServerEvent): ErrorData {
   const elevel = (ELEVELS as Record<string, number>)[name] ?? elevelNumber('LOG' as ElevelName);
   const toClient = ev.type === 'error' ? ev.toClient : ev.type === 'log' ? ev.toClient ?? false : false;
   return {
-    elevel, severity: severityLabel(r.severity), output_to_server: true, output_to_client: toClient,
+    elevel, severity: severityLabel(r.severity), output_to_server: true, output_to_client: toClient, hide_stmt: false,
     sqlerrcode: r.sqlstate ?? (elevel >= ELEVELS.ERROR ? 'XX000' : elevel >= ELEVELS.WARNING ? '01000' : '00000'),
     message: r.message, detail: r.detail ?? null, detail_log: r.detailLog ?? null, hint: r.hint ?? null,
     context: r.context ?? null, filename: r.file ?? null, lineno: r.line ?? 0, funcname: r.routine ?? null,

@@ -15,7 +15,9 @@ import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
 import { RealClock } from './clock.js';
-import type { PgErrorFields } from './errors.js';
+import { stringToBytes } from './bytes.js';
+import { PgError, type PgErrorFields } from './errors.js';
+import { checkListenAddresses } from './server/listen-addresses.js';
 
 const PKG = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string };
 
@@ -51,15 +53,24 @@ Commands:
                              password, md5, scram-sha-256, cert, clientcert=...)
             roles.sql        CREATE ROLE name LOGIN PASSWORD '...' [VALID UNTIL '...'] ...;
                              GRANT group TO role;  (file name: roles_file in postgresql.conf)
-          With ssl = on and no certificate in DIR, the TEST-ONLY development certificates
-          shipped in certs/ are used. The server log (PostgreSQL's stderr format, honouring
-          log_line_prefix) goes to standard error. SIGHUP (kill -HUP, pg_ctl reload)
-          re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf. Ctrl-C stops it.
+          With ssl = on, DIR needs server.crt/server.key (or ssl_cert_file/ssl_key_file,
+          key mode 0600 as PostgreSQL requires), or dev_certificates = on / --dev-certs for
+          the TEST-ONLY development certificate shipped in certs/. It listens on loopback
+          addresses only (--allow-remote to go beyond). The server log (PostgreSQL's stderr
+          format, honouring log_line_prefix) goes to standard error. SIGHUP (kill -HUP,
+          pg_ctl reload) re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+          Ctrl-C stops it.
 
 Options:
   -D, --pgdata DIR   data directory (default: $PGDATA)
   -p, --port N       override postgresql.conf's port (0 picks a free port)
-  -h, --host ADDR    override listen_addresses (loopback addresses only)
+  -h, --host ADDR    override listen_addresses (loopback addresses only, unless --allow-remote)
+      --allow-remote also listen on addresses beyond loopback (logged as a WARNING; anyone who
+                     can reach this machine can then connect)
+      --dev-certs    with ssl = on and no server certificate in DIR, use the TEST-ONLY
+                     development server certificate from certs/ (its key is public); same as
+                     -c dev_certificates=on. The development CA is never trusted for client
+                     certificates unless ssl_ca_file names it
       --seed S       make backend PIDs, nonces, salts and cancel keys repeatable
       --pg-version N behave like PostgreSQL N (15, 16, 17 or 18); overrides server_version
       --bootstrap-superuser NAME
@@ -95,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
       user: { type: 'string', multiple: true },
       sslmode: { type: 'string', multiple: true },
       version: { type: 'boolean' },
+      'allow-remote': { type: 'boolean' },
+      'dev-certs': { type: 'boolean' },
     },
   });
   if (values.version) { process.stdout.write(`pg-authsim ${PKG.version}\n`); return 0; }
@@ -108,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
   return serve(values);
 }
 
-async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; 'bootstrap-superuser'?: string; set?: string[] }): Promise<number> {
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[]; 'allow-remote'?: boolean; 'dev-certs'?: boolean; 'bootstrap-superuser'?: string }): Promise<number> {
   const dir = values.pgdata ?? process.env.PGDATA;
   if (!dir) {
     process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
@@ -116,7 +129,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   }
   const random = values.seed !== undefined ? new SeededRandom(values.seed) : new CryptoRandom();
   const clock = new RealClock();
-  const stderr = (t: string) => process.stderr.write(t);
+  // Log text carries client bytes (src/bytes.ts); PostgreSQL writes them to stderr unchanged.
+  const stderr = (t: string) => process.stderr.write(stringToBytes(t));
   let started;
   try {
     const overrides: Record<string, string> = {};
@@ -127,6 +141,7 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     }
     if (values['pg-version'] !== undefined) overrides.server_version = values['pg-version'];
     if (values['bootstrap-superuser'] !== undefined) overrides.bootstrap_superuser = values['bootstrap-superuser'];
+    if (values['dev-certs']) overrides.dev_certificates = 'on';
     started = await startFromDataDirectory(dir, { clock, random, overrides });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
@@ -144,12 +159,23 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   const hosts = values.host !== undefined ? [values.host] : started.listenAddresses;
   const prefix = renderLogLinePrefix(server.settings.logLinePrefix, { pid: server.postmasterPid, sessionStart: clock.now(), now: clock.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
   for (const m of started.startupMessages) stderr(formatStartup(prefix, m));
+  try {
+    const where = server.gucs.sourceLocation('listen_addresses');
+    const origin = values.host !== undefined ? '--host' : where ? `listen_addresses, line ${where.line} of configuration file "${where.file}"` : 'listen_addresses';
+    for (const w of await checkListenAddresses(hosts, { allowRemote: values['allow-remote'] === true, origin })) {
+      stderr(formatLogRecord(prefix, { severity: 'WARNING', sqlstate: '01000', message: w }));
+    }
+  } catch (err) {
+    if (!(err instanceof PgError)) throw err;
+    stderr(formatLogRecord(prefix, err.fields));
+    return 1;
+  }
   // The live settings: a reload that changes log_line_prefix or log_connections shows in the next line.
   const log = new ServerLog(server.settings, stderr);
   server.on((e) => log.handle(e));
   let bound;
   try {
-    bound = await server.listen(port, hosts);
+    bound = await server.listen(port, hosts, { allowRemote: values['allow-remote'] === true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     stderr(formatLogRecord(prefix, { severity: 'LOG', message: `could not bind to ${hosts.join(', ')} port ${port}: ${e.message}` }));

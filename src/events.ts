@@ -21,7 +21,12 @@ export type EventBody =
   | { type: 'direct-ssl' }
   | { type: 'tls-established'; protocol: string; cipher: string; bits: number; peerCertificate: { subject: string; cn: string | null; verified: boolean } | null }
   | { type: 'cancel-request'; targetPid: number; result: 'signalled' | 'wrong-key' | 'no-such-process' }
-  | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string> }
+  /**
+   * The StartupMessage. `user`, `database` (clipped to NAMEDATALEN-1 bytes) and `options` are the
+   * client's bytes as strings (src/bytes.ts: equal strings iff equal bytes); `rawParams` holds
+   * every name/value pair exactly as sent, in order.
+   */
+  | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string>; rawParams: Array<[name: Buffer, value: Buffer]> }
   | { type: 'protocol-negotiated'; newestMinor: number; unrecognizedOptions: string[] }
   | { type: 'hba-matched'; lineNumber: number; rawLine: string; method: string }
   | { type: 'hba-no-match' }

@@ -22,7 +22,7 @@ describe('serve: SIGHUP', function () {
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const waitFor = async (pred: () => boolean) => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 600 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
       if (!pred()) throw new Error(`timed out; stderr so far:\n${stderr}`);
     };
     try {

@@ -108,6 +108,8 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
   { name: 'bootstrap_superuser', type: 'string', context: 'postmaster', boot: 'postgres', flags: { isName: true },
     check: (v: string) => (v === '' ? { ok: false, detail: 'initdb needs a name for the bootstrap superuser.' } : { ok: true }),
     description: 'pg-authsim: the name of the superuser initdb created (OID 10), like initdb -U.' },
+  { name: 'dev_certificates', type: 'bool', context: 'postmaster', boot: false, flags: { superuserOnly: true },
+    description: "pg-authsim: with ssl = on and no server certificate of your own, use the repository's TEST-ONLY server certificate (its key is public). Never trusts the development CA for client certificates." },
   { name: 'shared_preload_libraries', type: 'string', context: 'postmaster', boot: '',
     flags: { list: true, superuserOnly: true }, description: 'Lists shared libraries to preload into server.' },
 

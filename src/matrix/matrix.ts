@@ -108,7 +108,9 @@ export async function runMatrix(opts: MatrixOptions): Promise<{ rows: MatrixRow[
   const seed = opts.seed ?? 1;
   const events: ServerEvent[] = [];
   const started = await startFromDataDirectory(opts.dataDirectory, {
-    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e), ...(opts.overrides ? { overrides: opts.overrides } : {}),
+    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e),
+    // In-process only, nothing listens: a data directory without a server certificate gets the development one.
+    overrides: { dev_certificates: 'on', ...opts.overrides },
   });
   const server = started.server;
   const client = opts.client ?? psqlClient(15);

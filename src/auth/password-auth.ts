@@ -12,8 +12,12 @@ import type { AuthResult } from './result.js';
 import { recvAuthMessage } from './recv.js';
 import { parsePasswordPacket, PG_MAX_AUTH_TOKEN_LENGTH } from '../wire/codec.js';
 
-/** recv_password_packet(): the client's `p` message, or null when it hung up or the framing broke. */
-export async function recvPasswordPacket(be: ClientConnection): Promise<string | null> {
+/**
+ * recv_password_packet(): the client's `p` message as the bytes it sent (no encoding is
+ * assumed: the `password` method hands them to SASLprep or MD5, md5 compares them), or null
+ * when it hung up or the framing broke.
+ */
+export async function recvPasswordPacket(be: ClientConnection): Promise<Buffer | null> {
   const read = await recvAuthMessage(be, PG_MAX_AUTH_TOKEN_LENGTH, (type) => new PgError({
     severity: 'FATAL', sqlstate: '08P01',
     message: `expected password response, got message type ${type}`,
@@ -21,7 +25,7 @@ export async function recvPasswordPacket(be: ClientConnection): Promise<string |
   }));
   if (read.kind !== 'body') return null;
   be.emit({ type: 'auth-response', message: 'PasswordMessage' });
-  return parsePasswordPacket(read.body).toString('utf8');
+  return parsePasswordPacket(read.body);
 }
 
 /** CheckPasswordAuth: ask for the cleartext password, then compare it with whatever secret is stored. */

@@ -358,7 +358,7 @@ export class BackendConnection implements ClientConnection {
     this.raw = this.tap;
     this.tap.watchTls(feedLeftover ? leftover : undefined);
     const transport = feedLeftover ? withPrefix(leftover, this.raw) : this.raw;
-    const outcome = await this.interruptible(acceptTls(transport, this.raw, material, major));
+    const outcome = await this.interruptible(acceptTls(transport, this.raw, material, major, this.capturing ? (line) => this.emit({ type: 'tls-keylog', line }) : undefined));
     if (!outcome.ok) {
       // A first record OpenSSL refuses by its header was read 5 bytes deep; the rest stays in the kernel.
       if (isRecordHeaderFailure(outcome.reason)) this.tlsUnread = Math.max(0, this.tap.tlsBytesFromClient - 5);

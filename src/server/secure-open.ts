@@ -12,8 +12,9 @@ export type HandshakeOutcome = { ok: true; socket: tls.TLSSocket } | { ok: false
 /**
  * Start the handshake on `transport`; resolves when it succeeds, fails, or the
  * client hangs up (`hangUpSource` reports that for streams that are not a net.Socket).
+ * `onKeylog` receives the TLS secrets as NSS key log lines (for packet captures).
  */
-export function acceptTls(transport: Duplex, hangUpSource: Duplex, material: TlsMaterial, major: PgMajor): Promise<HandshakeOutcome> {
+export function acceptTls(transport: Duplex, hangUpSource: Duplex, material: TlsMaterial, major: PgMajor, onKeylog?: (line: string) => void): Promise<HandshakeOutcome> {
   // A bare TLSSocket never finds out whether the client certificate verified
   // (node only sets `authorized` for sockets a tls.Server accepted), so hand
   // the socket to a one-connection tls.Server that never listens.
@@ -44,6 +45,7 @@ export function acceptTls(transport: Duplex, hangUpSource: Duplex, material: Tls
     hangUpSource.once('end', hangUp);
     hangUpSource.once('close', hangUp);
   }).finally(() => { hangUpSource.off('end', hangUp); hangUpSource.off('close', hangUp); });
+  if (onKeylog) acceptor.on('keylog', (line: Buffer) => onKeylog(line.toString('latin1').trimEnd()));
   acceptor.emit('connection', transport);
   return handshake;
 }

@@ -1,4 +1,5 @@
 /** PostgresMain's command loop, reduced to the simple-query protocol. */
+import { bytesToString, stringToBytes } from '../bytes.js';
 import { PgError, type PgErrorFields } from '../errors.js';
 import type { ClientConnection } from '../connection.js';
 import { toErrorResponse, PQ_LARGE_MESSAGE_LIMIT } from '../wire/codec.js';
@@ -19,7 +20,7 @@ export async function postgresMain(be: ClientConnection): Promise<void> {
       throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${read.type}`, file: 'postgres.c', line: 4795, routine: 'PostgresMain' });
     }
     const nul = read.body.indexOf(0);
-    const sql = read.body.subarray(0, nul < 0 ? read.body.length : nul).toString('utf8');
+    const sql = bytesToString(read.body.subarray(0, nul < 0 ? read.body.length : nul));
     be.emit({ type: 'query', sql });
     const statements = splitStatements(sql);
     if (statements.length === 0) be.send({ type: 'EmptyQueryResponse' });
@@ -48,7 +49,7 @@ function execStatement(be: ClientConnection, sql: string): boolean {
         fields: result.columns.map((c) => ({ name: c.name, tableOid: 0, columnAttr: 0, typeOid: c.typeOid, typeSize: typeSize(c.typeOid), typeModifier: -1, format: 0 })),
       });
       for (const row of result.rows) {
-        be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : Buffer.from(v, 'utf8'))) });
+        be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : stringToBytes(v))) });
       }
     }
     // COMMIT of a failed transaction block reports ROLLBACK, as PostgreSQL does.

@@ -4,6 +4,7 @@
  * StartupMessage proper, whose parameters fill in the Port.
  */
 import { match, P } from 'ts-pattern';
+import { asciiLower, bytesToString, stringToBytes } from '../bytes.js';
 import { PgError } from '../errors.js';
 import type { ClientConnection } from '../connection.js';
 import type { PgMajor } from '../server/settings.js';
@@ -212,7 +213,9 @@ async function processStartupMessage(be: ClientConnection, body: Buffer, code: n
     user: port.user_name,
     database: port.database_name,
     options: Object.fromEntries(packet.kind === 'StartupMessage' ? packet.params : []),
-  });  // Refused now rather than after an authentication exchange (a smart shutdown is under way).
+    rawParams: packet.kind === 'StartupMessage' ? packet.rawParams : [],
+  });
+  // Refused now rather than after an authentication exchange (a smart shutdown is under way).
   if (be.canAcceptConnections === 'shutdown') {
     throw new PgError({
       severity: 'FATAL', sqlstate: '57P03', message: 'the database system is shutting down',
@@ -228,7 +231,7 @@ function isReplicationValue(v: string): boolean {
 
 /** parse_bool(): case-insensitive prefixes of true/false/yes/no, on/off (at least 2 chars), 1/0. */
 export function parseBool(v: string): boolean | null {
-  const s = v.toLowerCase();
+  const s = asciiLower(v);
   if (s.length === 0) return null;
   const prefixOf = (word: string, min = 1) => s.length >= min && word.startsWith(s);
   if (prefixOf('true') || prefixOf('yes')) return true;
@@ -254,11 +257,13 @@ export function cleanAscii(bytes: Buffer, major: PgMajor = 15): string {
   return out;
 }
 
-/** Truncate to NAMEDATALEN-1 bytes without splitting a UTF-8 character (pg_mbcliplen). */
+/**
+ * ProcessStartupPacket's truncation to NAMEDATALEN-1 bytes: a plain cut, even inside a
+ * multibyte character (no database encoding is known yet; observed on 15.20: 40 × 'é'
+ * becomes 31 × 'é' and a lone 0xC3).
+ */
 export function clipName(s: string): string {
-  const bytes = Buffer.from(s, 'utf8');
+  const bytes = stringToBytes(s);
   if (bytes.length < NAMEDATALEN) return s;
-  let end = NAMEDATALEN - 1;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
+  return bytesToString(bytes.subarray(0, NAMEDATALEN - 1));
 }

@@ -114,7 +114,7 @@ describe('shared memory and lifecycle', () => {
     await c.close();
     expect(order).to.deep.equal(['before_shmem_exit 2', 'before_shmem_exit 1', 'on_shmem_exit', 'on_proc_exit 0']);
     expect(c.trace.log('').split('\n').slice(-5)).to.deep.equal([
-      'LOG:  received fast shutdown request',
+      'LOG:  shutting down',
       'LOG:  database system is shut down',
       'LOG:  login_counter: bob ok=1 failed=0 eof=0',
       'LOG:  bye: on_proc_exit',

@@ -411,38 +411,45 @@ export class BackendConnection implements ClientConnection {
   // ---- closing ----------------------------------------------------------------
 
   /**
-   * The backend is exiting: flush what is queued, stop reading, and let the
-   * socket go as the kernel would at exit: FIN, or RST when the client sent
-   * bytes the backend never read. Resolves once the last reply reached the
-   * socket (so a failed send is logged before the backend is gone).
+   * The backend is exiting: flush what is queued and stop reading at once;
+   * then the socket goes as the kernel would let it go at exit: FIN, or RST
+   * when the client sent bytes the backend never read. Resolves when the
+   * socket is gone.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.timer?.cancel();
     this.timer = null;
     this.flush();
     this.closed = true;
     const unread = this.reader.unreadByBackend() + this.tlsUnread;
     this.reader.close({ keepPaused: true });
+    return this.teardown(unread);
+  }
+
+  /** What the kernel does with the socket once the backend has exited. */
+  private async teardown(unread: number): Promise<void> {
     const s = this.stream;
     const socket = this.socket;
     let fallback: NodeJS.Timeout | undefined;
-    // A peer that never lets our last bytes drain is dropped after a moment.
-    const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => { fallback = setTimeout(r, 1000); fallback.unref(); })]).finally(() => clearTimeout(fallback));
-    await bounded(this.lastWrite);
     const drop = () => { clearTimeout(fallback); s.destroy(); this.tap?.destroy(); socket.destroy(); };
     if (unread > 0 && !socket.destroyed) {
+      // RST discards what has not left yet: let the last reply reach the socket first
+      // (PostgreSQL's send() had returned), but not wait on a peer that never reads.
+      await Promise.race([this.lastWrite, new Promise<void>((r) => { fallback = setTimeout(r, 1000); fallback.unref(); })]);
       if (this.tap) this.tap.resetAndDestroy();
       else if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
       drop();
       return;
     }
     if (s.destroyed || s.writableEnded) { drop(); return; }
-    // Let the end (and TLS close_notify) drain before the socket goes.
+    // FIN after what is queued (and TLS's close_notify); the socket goes once that is out.
+    if (this.tap) this.tap.endsSocket = true;
     await new Promise<void>((resolve) => {
       const done = () => { drop(); resolve(); };
       s.once('close', done);
-      s.end(done);
+      s.end(() => setImmediate(done));
+      // A peer that never lets our last bytes drain is dropped after a moment.
       fallback = setTimeout(done, 1000);
       fallback.unref();
     });

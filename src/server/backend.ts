@@ -120,7 +120,8 @@ export class Backend implements BackendView {
     // The slot is free as soon as the backend is done, whatever the socket still does.
     this.phase = { name: 'exited' };
     this.holdsProc = false;
-    await this.conn.close();
+    // Output is flushed and input stopped now; the socket's FIN or RST follows the exit.
+    const socketGone = this.conn.close();
     const be = this.conn;
     // proc_exit(): callbacks extensions registered while this backend ran them, before log_disconnections' line.
     exitCallbacksOf(be)?.run(0, (body) => { be.emit(body); });
@@ -129,5 +130,6 @@ export class Backend implements BackendView {
     }
     be.emit({ type: 'connection-closed', reason: this.closeReason });
     this.ctx.backendExited(this);
+    await socketGone;
   }
 }

@@ -140,9 +140,19 @@ export class WireTap extends Duplex {
     this.raw.write(chunk, (err) => cb(err ?? null));
   }
 
-  // Ending or destroying the tap leaves the socket alone: its owner (the backend's
-  // connection) decides between FIN and RST, even after TLS gave up on the stream.
+  /**
+   * Whether ending the tap ends the socket (FIN). Off until the socket's owner (the
+   * backend's connection) has decided on FIN rather than RST, so TLS giving up on the
+   * stream cannot close the socket behind its back; destroying the tap never touches it.
+   */
+  endsSocket = false;
+
   override _final(cb: (err?: Error | null) => void): void {
+    if (this.endsSocket) {
+      // The FIN is ours from the moment it is queued, whatever the peer does meanwhile.
+      this.noteServer('fin');
+      this.raw.end();
+    }
     cb();
   }
 

@@ -82,7 +82,8 @@ export class RealPg {
   readonly hbaPath: string;
   /** Whether hook_probe is loaded (its lines then report every hook call). */
   hookProbe = false;
-  private postmasterPid = 0;
+  /** The postmaster PID (its CPU time includes every backend it reaped). */
+  postmasterPid = 0;
   /** The postmaster and its auxiliary processes; their log lines belong to no case. */
   private baseline = new Set<number>();
   private stopped = false;

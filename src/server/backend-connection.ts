@@ -25,13 +25,12 @@ import type { SessionGucs } from '../session/gucs.js';
 import { MessageReader, type MessageBodyRead, type MessageRead, type StartupRead } from '../wire/reader.js';
 import { encodeBackend, toErrorResponse, toLegacyErrorResponse, toNoticeResponse } from '../wire/codec.js';
 import type { BackendMessage, ProtocolVersion } from '../wire/messages.js';
-import { tlsServerEndPointHash } from '../auth/scram.js';
 import { ProcExit } from './exits.js';
 import { noteIoActivity } from '../clock.js';
 import type { ServerContext } from './context.js';
 import { withPrefix } from './prefixed-stream.js';
 import { WireTap, type Resettable } from './wire-tap.js';
-import { acceptTls, cipherBits, isRecordHeaderFailure, isVersionProblem, rfc2253, SYSCALL_ERRORS } from './secure-open.js';
+import { tlsAcceptor, type TlsAcceptor, cipherBits, isRecordHeaderFailure, isVersionProblem, rfc2253, SYSCALL_ERRORS } from './secure-open.js';
 
 /** Where the backend is: what an interrupt means depends on it. */
 export type Stage = 'startup' | 'authentication' | 'session';
@@ -71,6 +70,7 @@ export class BackendConnection implements ClientConnection {
   /** The socket, or the tap in front of it (capture, TLS). */
   private raw: Duplex;
   private tap: WireTap | null = null;
+  private acceptor: TlsAcceptor | null = null;
   private stream: Duplex;
   /** Bytes a failed TLS handshake left unread (OpenSSL stops after a bad record header). */
   private tlsUnread = 0;
@@ -334,8 +334,7 @@ export class BackendConnection implements ClientConnection {
   // ---- TLS --------------------------------------------------------------------
 
   tlsServerEndPoint(): Buffer | undefined {
-    const cert = this.tlsSocket?.getX509Certificate?.();
-    return cert ? tlsServerEndPointHash(cert.raw) : undefined;
+    return this.tlsSocket ? this.acceptor?.serverEndPoint : undefined;
   }
 
   tlsBits(): number {
@@ -350,7 +349,9 @@ export class BackendConnection implements ClientConnection {
     // 17+ hands bytes it already read to OpenSSL: the ClientHello of a direct SSL
     // connection, or plaintext pipelined after an SSLRequest (which then fails the handshake).
     const feedLeftover = opts.direct === true || (major >= 17 && leftover.length > 0);
-    // TLS always runs over the tap, which follows the client's records (close_notify, unread bytes).
+    // TLS always runs over the tap, a JS stream that follows the client's records: PostgreSQL
+    // logs a TLS stream that ends without close_notify as a reset, and a refused first record
+    // leaves its body unread (RST). Node's native TLS would be cheaper but sees neither.
     if (!this.tap) {
       this.tap = new WireTap(this.raw);
       this.tap.on('error', () => {});
@@ -358,7 +359,8 @@ export class BackendConnection implements ClientConnection {
     this.raw = this.tap;
     this.tap.watchTls(feedLeftover ? leftover : undefined);
     const transport = feedLeftover ? withPrefix(leftover, this.raw) : this.raw;
-    const outcome = await this.interruptible(acceptTls(transport, this.raw, material, major, this.capturing ? (line) => this.emit({ type: 'tls-keylog', line }) : undefined));
+    this.acceptor = tlsAcceptor(material, major);
+    const outcome = await this.interruptible(this.acceptor.accept(transport, this.raw, this.capturing ? (line) => this.emit({ type: 'tls-keylog', line }) : undefined));
     if (!outcome.ok) {
       // A first record OpenSSL refuses by its header was read 5 bytes deep; the rest stays in the kernel.
       if (isRecordHeaderFailure(outcome.reason)) this.tlsUnread = Math.max(0, this.tap.tlsBytesFromClient - 5);

@@ -237,6 +237,7 @@ export function loadTls(gucs: GucRegistry, dataDirectory: string, messages: Star
     ca: ca ? read(ca, 'root certificate') : null,
     minVersion: min,
     maxVersion: max === '' ? null : (max as TlsMaterial['minVersion']),
+    ecdhCurve: gucs.getString('ssl_ecdh_curve'),
   };
 }
 

@@ -5,49 +5,100 @@
  */
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { tlsServerEndPointHash } from '../common/cert-hash.js';
 import type { PgMajor, TlsMaterial } from './settings.js';
 
 export type HandshakeOutcome = { ok: true; socket: tls.TLSSocket } | { ok: false; reason: string };
 
+interface Waiter { settle(o: HandshakeOutcome): void; onKeylog: ((line: string) => void) | undefined }
+
 /**
- * Start the handshake on `transport`; resolves when it succeeds, fails, or the
- * client hangs up (`hangUpSource` reports that for streams that are not a net.Socket).
- * `onKeylog` receives the TLS secrets as NSS key log lines (for packet captures).
+ * One tls.Server per TLS configuration, never listening: every backend hands it
+ * its socket, as PostgreSQL's backends share one SSL_CTX. Building the context
+ * (parsing the key and certificates) once instead of per connection is most of
+ * what a handshake used to cost besides the handshake itself. The server, not a
+ * bare TLSSocket, is what makes node verify a client certificate (`authorized`).
  */
-export function acceptTls(transport: Duplex, hangUpSource: Duplex, material: TlsMaterial, major: PgMajor, onKeylog?: (line: string) => void): Promise<HandshakeOutcome> {
-  // A bare TLSSocket never finds out whether the client certificate verified
-  // (node only sets `authorized` for sockets a tls.Server accepted), so hand
-  // the socket to a one-connection tls.Server that never listens.
-  const acceptor = tls.createServer({
-    cert: material.cert, key: material.key, ...(material.ca ? { ca: material.ca } : {}),
-    minVersion: material.minVersion, ...(material.maxVersion ? { maxVersion: material.maxVersion } : {}),
-    // PostgreSQL asks for a client certificate only when ssl_ca_file is set.
-    requestCert: material.ca !== null,
-    rejectUnauthorized: false,
-    // No handshake deadline of its own: authentication_timeout covers the handshake.
-    handshakeTimeout: 0,
-    // 17+ accepts only the "postgresql" ALPN protocol (a client offering others gets no_application_protocol).
-    ...(major >= 17 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => (protocols.includes('postgresql') ? 'postgresql' : undefined) } : {}),
-  });
-  // A FIN during the handshake must fail it (node reports that only on a socket that is not
-  // half-open); once the session is up, a client's close only ends its input again.
-  transport.allowHalfOpen = false;
-  // A stream that is not a net.Socket (the in-memory transport) reports a hang-up only as 'end'/'close'.
-  let hangUp = (): void => {};
-  const handshake = new Promise<HandshakeOutcome>((resolve) => {
-    acceptor.once('secureConnection', (s: tls.TLSSocket) => {
-      s.allowHalfOpen = true;
-      transport.allowHalfOpen = true;
-      resolve({ ok: true, socket: s });
+export class TlsAcceptor {
+  private readonly server: tls.Server;
+  private readonly waiting = new Map<object, Waiter>();
+  /** tls-server-end-point channel binding data: the hash of our certificate, computed once. */
+  readonly serverEndPoint: Buffer;
+
+  constructor(material: TlsMaterial, major: PgMajor) {
+    this.serverEndPoint = tlsServerEndPointHash(new X509Certificate(material.cert).raw);
+    this.server = tls.createServer({
+      cert: material.cert, key: material.key, ...(material.ca ? { ca: material.ca } : {}),
+      minVersion: material.minVersion, ...(material.maxVersion ? { maxVersion: material.maxVersion } : {}),
+      // PostgreSQL asks for a client certificate only when ssl_ca_file is set.
+      requestCert: material.ca !== null,
+      rejectUnauthorized: false,
+      // No handshake deadline of its own: authentication_timeout covers the handshake.
+      handshakeTimeout: 0,
+      // ssl_ecdh_curve (default prime256v1): the one ECDHE group, as PostgreSQL configures its SSL_CTX.
+      ecdhCurve: material.ecdhCurve ?? 'prime256v1',
+      // 17+ accepts only the "postgresql" ALPN protocol (a client offering others gets no_application_protocol).
+      ...(major >= 17 ? { ALPNCallback: ({ protocols }: { protocols: string[] }) => (protocols.includes('postgresql') ? 'postgresql' : undefined) } : {}),
     });
-    acceptor.once('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }) => resolve({ ok: false, reason: opensslReason(e) }));
-    hangUp = () => resolve({ ok: false, reason: 'EOF detected' });
-    hangUpSource.once('end', hangUp);
-    hangUpSource.once('close', hangUp);
-  }).finally(() => { hangUpSource.off('end', hangUp); hangUpSource.off('close', hangUp); });
-  if (onKeylog) acceptor.on('keylog', (line: Buffer) => onKeylog(line.toString('latin1').trimEnd()));
-  acceptor.emit('connection', transport);
-  return handshake;
+    this.server.on('secureConnection', (s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: true, socket: s }));
+    this.server.on('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }, s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: false, reason: opensslReason(e) }));
+    this.server.on('keylog', (line: Buffer, s: tls.TLSSocket) => this.waiterOf(s)?.onKeylog?.(line.toString('latin1').trimEnd()));
+  }
+
+  /**
+   * The connection a TLSSocket belongs to: node keeps the stream it wraps as the
+   * handle's `_parentWrap` (the net.Socket itself, or a JSStreamSocket around a JS stream).
+   */
+  private waiterOf(s: tls.TLSSocket): Waiter | undefined {
+    const wrap = (s as unknown as { _handle?: { _parentWrap?: { stream?: object } } })._handle?._parentWrap;
+    if (!wrap) return undefined;
+    return this.waiting.get(wrap) ?? (wrap.stream ? this.waiting.get(wrap.stream) : undefined);
+  }
+
+  /**
+   * Start the handshake on `transport`; resolves when it succeeds, fails, or the
+   * client hangs up (`hangUpSource` reports that for streams that are not a net.Socket).
+   * `onKeylog` receives the TLS secrets as NSS key log lines (for packet captures).
+   */
+  accept(transport: Duplex, hangUpSource: Duplex, onKeylog?: (line: string) => void): Promise<HandshakeOutcome> {
+    // A FIN during the handshake must fail it (node reports that only on a socket that is not
+    // half-open); once the session is up, a client's close only ends its input again.
+    transport.allowHalfOpen = false;
+    let hangUp = (): void => {};
+    const handshake = new Promise<HandshakeOutcome>((resolve) => {
+      const settle = (o: HandshakeOutcome) => {
+        if (!this.waiting.delete(transport)) return;
+        if (o.ok) {
+          o.socket.allowHalfOpen = true;
+          transport.allowHalfOpen = true;
+        }
+        resolve(o);
+      };
+      this.waiting.set(transport, { settle, onKeylog });
+      // A stream that is not a net.Socket (the in-memory transport) reports a hang-up only as 'end'/'close'.
+      hangUp = () => settle({ ok: false, reason: 'EOF detected' });
+      hangUpSource.once('end', hangUp);
+      hangUpSource.once('close', hangUp);
+    }).finally(() => {
+      this.waiting.delete(transport);
+      hangUpSource.off('end', hangUp);
+      hangUpSource.off('close', hangUp);
+    });
+    this.server.emit('connection', transport);
+    return handshake;
+  }
+}
+
+const acceptors = new WeakMap<TlsMaterial, Map<PgMajor, TlsAcceptor>>();
+
+/** The acceptor for this TLS material (a reload that re-reads the certificates brings new material, so a new one). */
+export function tlsAcceptor(material: TlsMaterial, major: PgMajor): TlsAcceptor {
+  let byMajor = acceptors.get(material);
+  if (!byMajor) acceptors.set(material, byMajor = new Map());
+  let a = byMajor.get(major);
+  if (!a) byMajor.set(major, a = new TlsAcceptor(material, major));
+  return a;
 }
 
 /** The text after `could not accept SSL connection: `: OpenSSL's reason, `EOF detected`, or strerror(errno). */

@@ -5,6 +5,8 @@ export interface TlsMaterial {
   ca: Buffer | null;
   minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' | null;
+  /** ssl_ecdh_curve: the one group ECDHE may use (PostgreSQL's default prime256v1; a client offering only X25519 gets a HelloRetryRequest). */
+  ecdhCurve?: string;
 }
 
 export type PgMajor = 15 | 16 | 17 | 18;

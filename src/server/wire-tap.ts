@@ -140,6 +140,12 @@ export class WireTap extends Duplex {
     this.raw.write(chunk, (err) => cb(err ?? null));
   }
 
+  /** TLS writes a flight as several records at once (corked): one socket write for all of them. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(data, 'latin1', cb);
+  }
+
   /**
    * Whether ending the tap ends the socket (FIN). Off until the socket's owner (the
    * backend's connection) has decided on FIN rather than RST, so TLS giving up on the

@@ -15,7 +15,8 @@ export type PgTypeName =
   | 'bool' | 'int2' | 'int4' | 'int8' | 'oid' | 'float4' | 'float8' | 'numeric'
   | 'text' | 'name' | 'varchar' | 'bpchar' | 'char' | 'bytea'
   | 'timestamptz' | 'timestamp' | 'date' | 'interval' | 'inet' | 'regproc' | 'regtype' | 'void'
-  | 'text[]' | 'name[]' | 'oid[]' | 'int2[]' | 'int4[]' | 'char[]';
+  | 'text[]' | 'name[]' | 'oid[]' | 'int2[]' | 'int4[]' | 'char[]'
+  | 'int8[]' | 'bool[]' | 'float8[]' | 'record';
 
 export interface SqlColumn {
   name: string;
@@ -31,6 +32,10 @@ export interface SqlCallContext {
   readonly database: string;
   /** MyProcPid. */
   readonly pid: number;
+  /** session_user (differs from `user` after SET ROLE). */
+  readonly sessionUser: string;
+  /** current_setting(name): a parameter as this session sees it (SHOW's text), null when unknown. */
+  setting(name: string): string | null;
   /** ereport(NOTICE/WARNING/...) during the statement: sent to the client and/or logged by level. */
   notice(fields: Omit<PgErrorFields, 'severity'> & { severity: 'NOTICE' | 'WARNING' | 'INFO' | 'LOG' | 'DEBUG1' }): void;
 }
@@ -59,6 +64,8 @@ export interface SqlFunctionDef {
 export interface SqlViewDef {
   name: string;
   schema?: string;
+  /** pg_class OID, reported in RowDescription as the columns' table; assigned from 16384 on when absent. */
+  oid?: number;
   columns: readonly SqlColumn[];
   /** Who may SELECT: 'superuser' (default) or 'public'. A denied read is 42501 `permission denied for view NAME`. */
   select?: 'superuser' | 'public';
@@ -85,6 +92,9 @@ export class SqlRegistry {
   private readonly functions = new Map<string, SqlFunctionDef[]>();
   private readonly views = new Map<string, SqlViewDef>();
   private readonly utilities = new Map<string, UtilityHandler>();
+  private readonly viewOids = new Map<string, number>();
+  /** FirstNormalObjectId: views defined here get OIDs as a fresh cluster hands them out. */
+  private nextOid = 16384;
 
   defineFunction(def: SqlFunctionDef): void {
     const k = key(undefined, def.name);
@@ -95,6 +105,12 @@ export class SqlRegistry {
 
   defineView(def: SqlViewDef): void {
     this.views.set(key(undefined, def.name), def);
+    this.viewOids.set(key(undefined, def.name), def.oid ?? this.nextOid++);
+  }
+
+  /** The OID RowDescription reports for a view's columns (0 for an unknown name). */
+  viewOid(name: string): number {
+    return this.viewOids.get(key(undefined, name)) ?? 0;
   }
 
   defineUtility(nodeName: string, handler: UtilityHandler): void {

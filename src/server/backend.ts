@@ -19,7 +19,7 @@ import { processStartupPacket } from '../startup/process-startup-packet.js';
 import { performAuthentication } from '../auth/client-authentication.js';
 import { initPostgres } from '../session/init-postgres.js';
 import { postgresMain } from '../session/postgres-main.js';
-import type { SessionGucs } from '../session/parameters.js';
+import type { Session } from '../session/session.js';
 import { tlsServerEndPointHash } from '../auth/scram.js';
 import { currentBackend } from './current.js';
 import { withPrefix } from './prefixed-stream.js';
@@ -48,10 +48,8 @@ export class Backend {
   holdsProc = false;
   sessionStart: number;
   tlsSocket: tls.TLSSocket | null = null;
-  /** ReadyForQuery's status: idle, in a transaction block, or in a failed one. */
-  transactionStatus: 'I' | 'T' | 'E' = 'I';
-  /** The session's GUCs once InitPostgres has applied the startup packet. */
-  session: SessionGucs | null = null;
+  /** The session (its GUCs, transaction, statements) once InitPostgres has applied the startup packet. */
+  session: Session | null = null;
   /** Set while the authentication timer is armed; hooks sleep against it. */
   interrupt: AbortSignal | null = null;
 
@@ -111,7 +109,7 @@ export class Backend {
       this.disarmTimer();
       this.phase = { name: 'session' };
       await initPostgres(this);
-      await postgresMain(this);
+      await postgresMain(this, this.session!);
     } catch (err) {
       await this.handleExit(err);
     } finally {

@@ -18,6 +18,8 @@ import { HookSlots } from '../hooks/slots.js';
 import { createGucRegistry, type GucRegistry } from '../config/index.js';
 import { loadExtension } from '../extensions/loader.js';
 import type { ExtensionHost, ExtensionModule } from '../extensions/extension.js';
+import { SqlRegistry } from '../sql/registry.js';
+import { registerBuiltins } from '../sql/builtins.js';
 
 export interface PgServerOptions {
   settings?: Partial<ServerSettings>;
@@ -46,6 +48,8 @@ export class PgServer implements ServerContext, ExtensionHost {
   readonly postmasterPid: number;
   readonly hooks = new HookSlots();
   readonly gucs: GucRegistry;
+  /** SQL objects sessions can reach: the built-ins, then what extensions define in _PG_init. */
+  readonly sql = new SqlRegistry();
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;
@@ -64,6 +68,10 @@ export class PgServer implements ServerContext, ExtensionHost {
     this.postmasterPid = this.random.int(1000, 30000);
     this.nextPid = this.postmasterPid + 1;
     if (opts.settings?.mockAuthNonce === undefined) this.settings.mockAuthNonce = this.random.bytes(32);
+    registerBuiltins(this.sql, {
+      serverVersion: () => this.settings.serverVersion,
+      sessions: () => [...this.live].filter((b) => b.session !== null).map((b) => ({ pid: b.pid, port: b.port, tlsBits: b.tlsBits() })),
+    });
     for (const ext of opts.extensions ?? []) {
       if ('module' in ext) loadExtension(this, ext.module, ext.name);
       else loadExtension(this, ext);

@@ -7,6 +7,7 @@
 import { PgError } from '../errors.js';
 import type { Backend } from '../server/backend.js';
 import { applyStartupGucs, reportedParameters } from './parameters.js';
+import { Session } from './session.js';
 
 export async function initPostgres(be: Backend): Promise<void> {
   const port = be.port;
@@ -41,9 +42,12 @@ export async function initPostgres(be: Backend): Promise<void> {
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = applyStartupGucs(port.guc_options, port.cmdline_options, be.settings.serverMajor);
+  const session = new Session(be, { name: user, oid: role.oid, superuser: role.superuser });
+  applyStartupGucs(session.settings, port.guc_options, port.cmdline_options, be.settings.serverMajor);
   be.session = session;
-  for (const [name, value] of reportedParameters(be, session, role.superuser)) {
+  const reported = reportedParameters(session.settings, be.settings.serverMajor);
+  session.settings.markReported(reported);
+  for (const [name, value] of reported) {
     be.send({ type: 'ParameterStatus', name, value });
   }
   if (be.settings.serverMajor >= 18 && be.frontendProtocol.minor >= 2) be.cancelKey = be.ctx.random.bytes(32);

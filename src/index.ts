@@ -9,7 +9,8 @@ export { startFromDataDirectory, type StartOptions, type Started } from './serve
 export { loadDataDirectory, StartupError, DEV_CERTS_DIR } from './server/datadir.js';
 export { defaultSettings, type ServerSettings, type TlsMaterial, type DatabaseInfo } from './server/settings.js';
 export { duplexPair, MemorySocket } from './server/memory-transport.js';
-export type { Port, HbaLineView } from './port.js';
+export type { Port, PortBytes, HbaLineView } from './port.js';
+export { bytesToString, stringToBytes } from './bytes.js';
 export type { ServerEvent, EventBody, EventType, EventOf, StatusName } from './events.js';
 export { STATUS_OK, STATUS_ERROR, STATUS_EOF, statusName, type Status } from './hooks/status.js';
 export type { ClientAuthenticationHook } from './hooks/hook.js';

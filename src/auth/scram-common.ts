@@ -6,6 +6,7 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { stringToBytes } from '../bytes.js';
 
 export const SCRAM_SHA_256_NAME = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS_NAME = 'SCRAM-SHA-256-PLUS';
@@ -131,7 +132,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * normalization, and comes out NFKC-normalized.
  */
 export function pgSaslprep(input: string | Buffer): SaslprepResult {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const bytes = typeof input === 'string' ? stringToBytes(input) : input;
   if (bytes.every((b) => b < 0x80)) return { rc: 'success', output: Buffer.from(bytes) };
 
   let text: string;
@@ -167,7 +168,7 @@ export function pgSaslprep(input: string | Buffer): SaslprepResult {
 export function scramPreparePassword(password: string | Buffer): Buffer {
   const r = pgSaslprep(password);
   if (r.rc === 'success') return r.output;
-  return typeof password === 'string' ? Buffer.from(password, 'utf8') : Buffer.from(password);
+  return typeof password === 'string' ? stringToBytes(password) : Buffer.from(password);
 }
 
 // ---------------------------------------------------------------------------
@@ -208,9 +209,9 @@ export function xorBuffers(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-/** Salt PG invents for a mock exchange: SHA-256(username ‖ mock nonce), first 16 bytes. */
-export function scramMockSalt(username: string, mockNonce: Buffer): Buffer {
-  return sha256(Buffer.from(username, 'utf8'), mockNonce).subarray(0, SCRAM_DEFAULT_SALT_LEN);
+/** Salt PG invents for a mock exchange: SHA-256(username bytes ‖ mock nonce), first 16 bytes. */
+export function scramMockSalt(username: string | Buffer, mockNonce: Buffer): Buffer {
+  return sha256(typeof username === 'string' ? stringToBytes(username) : username, mockNonce).subarray(0, SCRAM_DEFAULT_SALT_LEN);
 }
 
 /** RFC 5802 "printable": %x21-2B / %x2D-7E (printable ASCII except ','). */

@@ -11,10 +11,11 @@ function driverClient(name: string): MatrixClient {
   return {
     name,
     describe: `${profile.version} (model)`,
-    async login({ server, seed, user, password, sslmode, sslrootcert }) {
+    async login({ server, seed, user, password, sslmode, sslrootcert, options, trace }) {
+      const extra = Object.fromEntries(Object.entries(options ?? {}).filter(([k, v]) => knows(k, v)));
       const r = await profile.connect(
-        { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(knows('sslmode') ? { sslmode } : {}), ...(sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}) } },
-        { transport: inProcessTransport(server), random: new SeededRandom(seed) },
+        { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(sslmode && knows('sslmode') ? { sslmode } : {}), ...(sslmode && sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}), ...extra } },
+        { transport: inProcessTransport(server), random: new SeededRandom(seed), ...(trace ? { onTrace: trace } : {}) },
       );
       r.openSocket?.destroy();
       return { ok: r.ok, message: r.ok ? '' : `${r.error?.name ? `${r.error.name}: ` : ''}${r.error?.message ?? ''}` };

@@ -17,16 +17,36 @@ import { inProcessTransport } from '../clients/libpq/transport.js';
 import { EMBEDDED_POSTGRES_BUILD } from '../clients/libpq/connect.js';
 import { psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION } from '../clients/psycopg.js';
 import type { SslMode } from '../clients/conninfo.js';
+import type { ClientTraceListener } from '../clients/trace.js';
 
 export const SSLMODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 export type PasswordKind = 'right' | 'wrong' | 'none';
 export const PASSWORD_KINDS: readonly PasswordKind[] = ['right', 'wrong', 'none'];
 
+/** What one login gets: the server, the user and the settings a user would choose. */
+export interface LoginParams {
+  server: PgServer; clock: VirtualClock; seed: number; user: string; password: string | null;
+  /** null: not set at all, so the client's own default applies (libpq: prefer; node-postgres: no TLS; ...). */
+  sslmode: SslMode | null;
+  sslrootcert: string | null;
+  /** More connection options in the client's own vocabulary (gssencmode, sslnegotiation, channel_binding, ...). */
+  options?: Readonly<Record<string, string>>;
+  /** psql only: what the user types at the password prompt (without it psql runs with -w). */
+  prompt?: () => Promise<string | null>;
+  /** Receives the client's decisions (src/clients/trace.ts), for explanations. */
+  trace?: ClientTraceListener;
+}
+
 /** A client as the matrix drives it: one login attempt, as the user's application would make it. */
 export interface MatrixClient {
   name: string;
   describe: string;
-  login(p: { server: PgServer; clock: VirtualClock; seed: number; user: string; password: string | null; sslmode: SslMode; sslrootcert: string | null }): Promise<{ ok: boolean; message: string }>;
+  login(p: LoginParams): Promise<{ ok: boolean; message: string }>;
+}
+
+/** ` key=value` for each extra option, quoted as conninfo wants. */
+function conninfoTail(options: Readonly<Record<string, string>> | undefined): string {
+  return Object.entries(options ?? {}).map(([k, v]) => ` ${k}='${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join('');
 }
 
 /**
@@ -38,9 +58,10 @@ export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
   return {
     name: version === 15 ? 'psql' : `psql-libpq${version}`,
     describe: `psql 15 with libpq ${version} (model)`,
-    async login({ server, clock, seed, user, password, sslmode, sslrootcert }) {
-      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}`;
-      const r = await runPsql({ dbname: conninfo, noPassword: true, command: 'select 1' }, {
+    async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, prompt, trace }) {
+      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
+      const r = await runPsql({ dbname: conninfo, command: 'select 1', ...(prompt ? { tty: false } : { noPassword: true }) }, {
+        ...(prompt ? { prompt } : {}), ...(trace ? { onTrace: trace } : {}),
         transport: inProcessTransport(server), clock, random: new SeededRandom(seed), version,
         ...(version >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}),
         environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
@@ -59,9 +80,10 @@ export function psycopgClient(): MatrixClient {
   return {
     name: 'psycopg',
     describe: `psycopg ${PSYCOPG_VERSION} with its bundled libpq 18 (model)`,
-    async login({ server, clock, seed, user, password, sslmode, sslrootcert }) {
-      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres sslmode=${sslmode}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}`;
+    async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, trace }) {
+      const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
       const r = await psycopgConnect(conninfo, {
+        ...(trace ? { onTrace: trace } : {}),
         transport: inProcessTransport(server), clock, random: new SeededRandom(seed),
         environ: password === null ? {} : { PGPASSWORD: password }, homeDir: null, osUser: user,
       });
@@ -107,7 +129,9 @@ export async function runMatrix(opts: MatrixOptions): Promise<{ rows: MatrixRow[
   const seed = opts.seed ?? 1;
   const events: ServerEvent[] = [];
   const started = await startFromDataDirectory(opts.dataDirectory, {
-    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e), ...(opts.overrides ? { overrides: opts.overrides } : {}),
+    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e),
+    // In-process only, nothing listens: a data directory without a server certificate gets the development one.
+    overrides: { dev_certificates: 'on', ...opts.overrides },
   });
   const server = started.server;
   const client = opts.client ?? psqlClient(15);

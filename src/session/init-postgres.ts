@@ -5,11 +5,12 @@
  * already seen STATUS_OK.
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
+import { toNoticeResponse } from '../wire/codec.js';
 import { applyStartupGucs, reportedParameters } from './parameters.js';
 import { Session } from './session.js';
 
-export async function initPostgres(be: Backend): Promise<void> {
+export async function initPostgres(be: ClientConnection): Promise<Session> {
   const port = be.port;
   const user = port.user_name;
   const role = be.ctx.roles.get(user);
@@ -43,7 +44,10 @@ export async function initPostgres(be: Backend): Promise<void> {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
   const session = new Session(be, { name: user, oid: role.oid, superuser: role.superuser });
-  applyStartupGucs(session.settings, port.guc_options, port.cmdline_options, be.settings.serverMajor);
+  applyStartupGucs(session.settings, port.guc_options, port.cmdline_options, be.settings.serverMajor, (notice) => {
+    be.emit({ type: 'error', error: notice, toClient: true, toLog: false });
+    be.send(toNoticeResponse(notice));
+  });
   be.session = session;
   const reported = reportedParameters(session.settings, be.settings.serverMajor);
   session.settings.markReported(reported);
@@ -55,4 +59,5 @@ export async function initPostgres(be: Backend): Promise<void> {
   be.send({ type: 'ReadyForQuery', status: 'I' });
   be.flush();
   be.emit({ type: 'session-started', user, database: port.database_name });
+  return session;
 }

@@ -8,7 +8,7 @@ import { PgError, type PgErrorFields } from '../errors.js';
 import { ProcExit } from '../server/exits.js';
 import { MessageBuffer, toErrorResponse, PQ_LARGE_MESSAGE_LIMIT, PQ_SMALL_MESSAGE_LIMIT } from '../wire/codec.js';
 import { loadParser, parseSql } from '../sql/parser.js';
-import type { SessionConnection } from './connection.js';
+import type { ClientConnection } from '../connection.js';
 import type { Portal, Session } from './session.js';
 import { noSuchStatement } from './utility.js';
 import { dataRow, rowDescription } from './results.js';
@@ -21,7 +21,7 @@ const LIMITS: Record<string, number> = {
 };
 const EXTENDED = new Set(['P', 'B', 'C', 'D', 'E', 'H', 'S']);
 
-export async function postgresMain(conn: SessionConnection, session: Session): Promise<void> {
+export async function postgresMain(conn: ClientConnection, session: Session): Promise<void> {
   await loadParser();
   const loop = new CommandLoop(conn, session);
   await loop.run();
@@ -34,7 +34,7 @@ class CommandLoop {
   /** debug_query_string: what the log's STATEMENT: line shows for an error. */
   private statementText: string | null = null;
 
-  constructor(private readonly conn: SessionConnection, private readonly session: Session) {}
+  constructor(private readonly conn: ClientConnection, private readonly session: Session) {}
 
   async run(): Promise<never> {
     for (;;) {
@@ -54,7 +54,7 @@ class CommandLoop {
 
   /** SocketBackend(): the type byte, validated before the length is read, then the body. */
   private async readCommand(): Promise<{ char: string; body: Buffer }> {
-    const byte = await this.conn.reader.readMessageType();
+    const byte = await this.conn.readMessageType();
     if (byte === null) throw new ProcExit('eof');
     const char = String.fromCharCode(byte);
     const limit = LIMITS[char];
@@ -63,7 +63,7 @@ class CommandLoop {
     }
     this.doingExtended = EXTENDED.has(char);
     if (char === 'S' || char === 'X') this.ignoreTillSync = false;
-    const read = await this.conn.reader.readMessageBody(limit);
+    const read = await this.conn.readMessageBody(limit);
     if (read.kind !== 'body') {
       this.conn.logCommError(read.kind === 'eof-in-length' ? 'unexpected EOF within message length word' : read.kind === 'invalid-length' ? 'invalid message length' : 'incomplete message from client');
       throw new ProcExit('comm-error');

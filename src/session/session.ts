@@ -12,7 +12,7 @@ import { runSelect, checkPermissions, foldConstants } from '../sql/execute.js';
 import type { SessionCallContext } from '../sql/builtins.js';
 import { OID, binaryIn, textIn, BinaryFormatError, typeByOid } from '../sql/types.js';
 import { toNoticeResponse } from '../wire/codec.js';
-import type { SessionConnection } from './connection.js';
+import type { ClientConnection } from '../connection.js';
 import { SessionSettings } from './settings.js';
 import { describeUtility, runUtility, isTransactionExit } from './utility.js';
 
@@ -75,11 +75,11 @@ export class Session {
   private txStart: Date;
   private stmtStart: Date;
 
-  constructor(readonly conn: SessionConnection, readonly user: { name: string; oid: number; superuser: boolean }) {
+  constructor(readonly conn: ClientConnection, readonly user: { name: string; oid: number; superuser: boolean }) {
     const s = conn.settings;
     this.settings = new SessionSettings(conn.ctx.gucs, {
       user: user.name, superuser: user.superuser, serverVersion: s.serverVersion, serverMajor: s.serverMajor, scramIterations: s.scramIterations,
-    }, s);
+    }, s, (m) => this.notice({ ...m, severity: m.severity === 'WARNING' ? 'WARNING' : 'NOTICE' }));
     this.txStart = this.stmtStart = new Date(conn.ctx.clock.now());
   }
 

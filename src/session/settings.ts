@@ -4,7 +4,7 @@
  * PostgreSQL's context rules, SET LOCAL, transactional rollback of settings, SHOW's text,
  * and which GUC_REPORT values changed since they were last sent as ParameterStatus.
  */
-import { PgError } from '../errors.js';
+import { PgError, type PgErrorFields } from '../errors.js';
 import { GUC_REPORT_15, type GucRegistry } from '../config/index.js';
 import { lookupTimeZone } from '../log/timezone.js';
 import type { PgMajor, ServerSettings } from '../server/settings.js';
@@ -31,8 +31,12 @@ export class SessionSettings {
   /** The values the session started with (after the startup packet): what RESET goes back to. */
   private resetState: GucRegistry;
 
-  constructor(serverGucs: GucRegistry, private readonly id: SessionIdentity, server?: ServerSettings) {
-    this.gucs = serverGucs.fork();
+  /** Where WARNINGs/NOTICEs the registry raises go (truncate_identifier for a long application_name). */
+  private readonly options: { onMessage: (m: PgErrorFields) => void };
+
+  constructor(serverGucs: GucRegistry, private readonly id: SessionIdentity, server?: ServerSettings, notice: (m: PgErrorFields) => void = () => {}) {
+    this.options = { onMessage: notice };
+    this.gucs = serverGucs.fork(this.options);
     // client_encoding defaults to the database encoding (PGC_S_DYNAMIC_DEFAULT), as InitPostgres sets it.
     this.gucs.set('client_encoding', 'UTF8', 'dynamic-default');
     // A server configured through ServerSettings (not postgresql.conf) still shows those values.
@@ -53,12 +57,12 @@ export class SessionSettings {
         }
       }
     }
-    this.resetState = this.gucs.fork();
+    this.resetState = this.gucs.fork(this.options);
   }
 
   /** The startup packet has been applied: RESET goes back to these values from now on. */
   startupDone(): void {
-    this.resetState = this.gucs.fork();
+    this.resetState = this.gucs.fork(this.options);
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -159,7 +163,7 @@ export class SessionSettings {
     const context = this.id.superuser ? 'superuser' : 'user';
     if (opts.local) {
       // Validate against a scratch copy, keep the canonical text until the transaction ends.
-      const scratch = this.gucs.fork();
+      const scratch = this.gucs.fork(this.options);
       scratch.set(name, value, 'session', { context, isSuperuser: this.id.superuser });
       const canonical = this.gucs.canonicalName(name) ?? name;
       this.local.set(canonical, scratch.show(canonical));
@@ -188,7 +192,7 @@ export class SessionSettings {
 
   /** A copy to go back to if the transaction (or savepoint) aborts. */
   snapshot(): { gucs: GucRegistry; local: Map<string, string> } {
-    return { gucs: this.gucs.fork(), local: new Map(this.local) };
+    return { gucs: this.gucs.fork(this.options), local: new Map(this.local) };
   }
 
   restore(s: { gucs: GucRegistry; local: Map<string, string> }): void {

@@ -4,7 +4,7 @@
  * All are executable/selectable by PUBLIC, as in PostgreSQL.
  */
 import { PgError } from '../errors.js';
-import type { Port } from '../port.js';
+import type { MutablePort } from '../port.js';
 import type { SqlCallContext, SqlRegistry, SqlValue } from './registry.js';
 import { PG_TYPE_COLUMNS, PG_TYPE_ROWS, PG_CATALOG_RELATIONS } from './catalog/pg15-pg-type.js';
 import { OID, textIn, typeByOid } from './types.js';
@@ -16,7 +16,7 @@ export interface SessionCallContext extends SqlCallContext {
   /** current_setting(name, missing_ok): like setting(), but raising PostgreSQL's errors. */
   showSetting(name: string, missingOk: boolean): string | null;
   /** The connection, for inet_client_addr() and friends. */
-  readonly port: Port;
+  readonly port: Readonly<MutablePort>;
   /** Statement and transaction start times. */
   readonly transactionStart: Date;
   readonly statementStart: Date;
@@ -28,7 +28,7 @@ export interface BuiltinHost {
   /** "15.20 (Debian 15.20-0+deb12u1)" */
   serverVersion(): string;
   /** Live client backends (pg_stat_ssl). */
-  sessions(): ReadonlyArray<{ pid: number; port: Port; tlsBits: number }>;
+  sessions(): ReadonlyArray<{ pid: number; port: Readonly<MutablePort>; tlsBits: number }>;
 }
 
 /** The text SELECT version() returns for a server_version. */

@@ -8,6 +8,7 @@ import type { SqlFunctionDef, SqlValue } from './registry.js';
 import { children, type Aggregate, type ExecEnv, type Expr, type FromNode, type SelectPlan } from './plan.js';
 import { OID, binaryOut, floatOut, mustType, sourceLocation, textIn, textOut, typeOutOfRange } from './types.js';
 import { numericArithmetic } from './numeric.js';
+import { stringToBytes } from '../bytes.js';
 
 /** One joined input row: a value array per range-table entry (null for a NULL-extended side). */
 type InRow = Array<readonly SqlValue[] | null>;
@@ -582,5 +583,6 @@ export function keyOf(values: readonly SqlValue[]): string {
 /** A result value in the format a client asked for (0 text, 1 binary). */
 export function formatValue(type: number, v: SqlValue, format: number, env: ExecEnv): Buffer | null {
   if (v === null) return null;
-  return format === 1 ? binaryOut(type, v) : Buffer.from(textOut(type, v, env.io), 'utf8');
+  // Client strings keep their bytes (src/bytes.ts): a role name with invalid UTF-8 goes back as it came.
+  return format === 1 ? binaryOut(type, v) : stringToBytes(textOut(type, v, env.io));
 }

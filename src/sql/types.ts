@@ -4,6 +4,7 @@
  * and binary send/receive (typsend/typreceive), written after PostgreSQL's own functions.
  * Values are SqlValue (registry.ts): booleans, numbers, bigints, strings, Buffers, Dates, arrays.
  */
+import { stringToBytes } from '../bytes.js';
 import { PgError } from '../errors.js';
 import { formatTimestamp, lookupTimeZone, type ZoneInfo } from '../log/timezone.js';
 import type { PgTypeName, SqlValue } from './registry.js';
@@ -526,7 +527,7 @@ export function binaryOut(oid: number, v: SqlValue): Buffer {
     case OID.float4: { const o = b(4); o.writeFloatBE(Number(v)); return o; }
     case OID.float8: { const o = b(8); o.writeDoubleBE(Number(v)); return o; }
     case OID.text: case OID.name: case OID.varchar: case OID.bpchar: case OID.unknown:
-      return Buffer.from(String(v), 'utf8');
+      return stringToBytes(String(v));
     case OID.char: return Buffer.from(String(v), 'latin1').subarray(0, 1);
     case OID.bytea: return Buffer.isBuffer(v) ? Buffer.from(v) : Buffer.from(String(v), 'utf8');
     case OID.timestamptz: case OID.timestamp: { const o = b(8); o.writeBigInt64BE(BigInt(toDate(v).getTime() - PG_EPOCH_MS) * 1000n); return o; }

@@ -21,6 +21,7 @@ import { connectLibpq } from '../clients/libpq/connect.js';
 import type { QueryResult } from '../clients/libpq/connection.js';
 import type { ErrorFields } from '../wire/messages.js';
 import { displayName } from '../sql/types.js';
+import type { ClientTraceListener } from '../clients/trace.js';
 
 export type ConfValue = string | number | boolean;
 
@@ -68,6 +69,9 @@ export class TestCluster {
         clock,
         random: new SeededRandom(opts.seed ?? 1),
         extraExtensions: opts.extensions ?? [],
+        // A test cluster with ssl on and no certificate of its own uses the development server certificate
+        // (never the development CA for client certificates: set ssl_ca_file for that).
+        ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { overrides: { dev_certificates: 'on' } }),
         onEvent: trace.record,
       });
       server = started.server;
@@ -84,7 +88,11 @@ export class TestCluster {
    * Without a password, `prompt` answers psql's password prompt; without it,
    * psql behaves as with -w.
    */
-  async psql(conninfo: string, opts: { password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string } = {}): Promise<PsqlResult> {
+  async psql(conninfo: string, opts: {
+    password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string;
+    /** Every decision psql and libpq take, with the reason and the source line (see src/clients/trace.ts). */
+    onTrace?: ClientTraceListener;
+  } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
     return runPsql(
@@ -93,6 +101,7 @@ export class TestCluster {
         transport: inProcessTransport(this.server), clock: this.clock, random: new SeededRandom(this.clientSeed++), version: opts.libpq ?? 15,
         environ: opts.password !== undefined ? { PGPASSWORD: opts.password } : {}, homeDir: null, osUser: 'postgres',
         ...(opts.prompt ? { prompt: opts.prompt } : {}),
+        ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
       },
     );
   }

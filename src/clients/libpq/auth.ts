@@ -47,6 +47,8 @@ export class AuthExchange {
   private scram: ScramClient | null = null;
   /** Non-fatal remarks libpq appends to errorMessage (SCRAM garbage warnings). */
   readonly notes: string[] = [];
+  /** The mechanisms the server offered in AuthenticationSASL (for the trace). */
+  saslOffered: string[] | null = null;
 
   constructor(
     private readonly opts: ConnOptions,
@@ -163,6 +165,7 @@ export class AuthExchange {
       if (name === '') break;
       mechanisms.push(name);
     }
+    this.saslOffered = mechanisms;
     let mechanism: string;
     try {
       // Selection itself is the same for prefer and require; libpq checks require afterwards with its own words.
@@ -217,6 +220,11 @@ export class AuthExchange {
   }
 
   private proofSent = false;
+
+  /** The SASL mechanism chosen, once there is one. */
+  get mechanism(): string | null {
+    return this.scram?.mechanism ?? null;
+  }
 }
 
 /** auth_method_description() (16) */

@@ -1,0 +1,8 @@
+/**
+ * What the rest of the server reads of a session's settings: the application_name GUC, which
+ * log_line_prefix's %a shows. A leaf module: the connection handle refers to it; the session's
+ * settings themselves live in SessionSettings (settings.ts).
+ */
+export interface SessionGucs {
+  readonly application_name: string;
+}

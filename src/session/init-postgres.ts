@@ -9,6 +9,7 @@ import type { ClientConnection } from '../connection.js';
 import { toNoticeResponse } from '../wire/codec.js';
 import { applyStartupGucs, reportedParameters } from './parameters.js';
 import { Session } from './session.js';
+import { UTILITY_STATEMENTS } from './utility.js';
 
 export async function initPostgres(be: ClientConnection): Promise<Session> {
   const port = be.port;
@@ -43,7 +44,7 @@ export async function initPostgres(be: ClientConnection): Promise<Session> {
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = new Session(be, { name: user, oid: role.oid, superuser: role.superuser });
+  const session = new Session(be, { name: user, oid: role.oid, superuser: role.superuser }, UTILITY_STATEMENTS);
   applyStartupGucs(session.settings, port.guc_options, port.cmdline_options, be.settings.serverMajor, (notice) => {
     be.emit({ type: 'error', error: notice, toClient: true, toLog: false });
     be.send(toNoticeResponse(notice));

@@ -7,6 +7,7 @@
 import { PgError, type PgErrorFields } from '../errors.js';
 import { ProcExit } from '../server/exits.js';
 import { MessageBuffer, toErrorResponse, PQ_LARGE_MESSAGE_LIMIT, PQ_SMALL_MESSAGE_LIMIT } from '../wire/codec.js';
+import { invalidUtf8, stringToBytes } from '../bytes.js';
 import { loadParser, parseSql } from '../sql/parser.js';
 import type { ClientConnection } from '../connection.js';
 import type { Portal, Session } from './session.js';
@@ -74,7 +75,7 @@ class CommandLoop {
   private async dispatch(type: string, msg: MessageBuffer): Promise<void> {
     switch (type) {
       case 'Q': {
-        const sql = msg.getString();
+        const sql = clientString(msg);
         msg.getEnd();
         await this.simpleQuery(sql);
         this.sendReadyForQuery = true;
@@ -163,8 +164,8 @@ class CommandLoop {
 
   /** exec_parse_message(). */
   private async parse(msg: MessageBuffer): Promise<void> {
-    const name = msg.getString();
-    const sql = msg.getString();
+    const name = clientString(msg);
+    const sql = clientString(msg);
     const n = msg.getInt16();
     const types: number[] = [];
     for (let i = 0; i < n; i++) types.push(msg.getInt32() >>> 0);
@@ -187,8 +188,8 @@ class CommandLoop {
 
   /** exec_bind_message(). */
   private async bind(msg: MessageBuffer): Promise<void> {
-    const portalName = msg.getString();
-    const stmtName = msg.getString();
+    const portalName = clientString(msg);
+    const stmtName = clientString(msg);
     const nf = msg.getInt16();
     const paramFormats: number[] = [];
     for (let i = 0; i < nf; i++) paramFormats.push(msg.getInt16());
@@ -226,7 +227,7 @@ class CommandLoop {
 
   /** exec_execute_message(). */
   private async execute(msg: MessageBuffer): Promise<void> {
-    const name = msg.getString();
+    const name = clientString(msg);
     const maxRows = msg.getInt32();
     msg.getEnd();
     const s = this.session;
@@ -256,7 +257,7 @@ class CommandLoop {
   /** exec_describe_statement_message / exec_describe_portal_message. */
   private describe(msg: MessageBuffer): void {
     const kind = msg.getByte();
-    const name = msg.getString();
+    const name = clientString(msg);
     msg.getEnd();
     const s = this.session;
     s.startStatement();
@@ -286,11 +287,24 @@ class CommandLoop {
   /** Close: a statement or portal that does not exist is not an error. */
   private close(msg: MessageBuffer): void {
     const kind = msg.getByte();
-    const name = msg.getString();
+    const name = clientString(msg);
     msg.getEnd();
     if (kind === 0x53) this.session.statements.delete(name);
     else if (kind === 0x50) this.session.portals.delete(name);
     else throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid CLOSE message subtype ${kind}`, file: 'postgres.c', routine: 'PostgresMain' });
     this.conn.send({ type: 'CloseComplete' });
   }
+}
+
+/**
+ * pq_getmsgstring() once the session has a database: the client's string converted to the
+ * database encoding, which (client_encoding = server_encoding = UTF8) verifies it is UTF-8.
+ */
+function clientString(msg: MessageBuffer): string {
+  const s = msg.getString();
+  const bad = invalidUtf8(stringToBytes(s));
+  if (bad) {
+    throw new PgError({ severity: 'ERROR', sqlstate: '22021', message: `invalid byte sequence for encoding "UTF8": ${bad.shown}`, file: 'mbutils.c', line: 1798, routine: 'report_invalid_encoding_int' });
+  }
+  return s;
 }

@@ -12,9 +12,9 @@ import { runSelect, checkPermissions, foldConstants } from '../sql/execute.js';
 import type { SessionCallContext } from '../sql/builtins.js';
 import { OID, binaryIn, textIn, BinaryFormatError, typeByOid } from '../sql/types.js';
 import { toNoticeResponse } from '../wire/codec.js';
+import { invalidUtf8 } from '../bytes.js';
 import type { ClientConnection } from '../connection.js';
 import { SessionSettings } from './settings.js';
-import { describeUtility, runUtility, isTransactionExit } from './utility.js';
 
 /** A parsed and analysed statement: an extended-protocol prepared statement, or one of a simple Query. */
 export interface Prepared {
@@ -56,6 +56,15 @@ export interface Fetched {
   empty: boolean;
 }
 
+/** What the utility statements (utility.ts) provide; handed in so that this module does not depend on them. */
+export interface UtilityStatements {
+  /** IsTransactionExitStmt: what may run in a failed transaction block. */
+  isTransactionExit(raw: RawStatement): boolean;
+  /** The rows a utility statement will return (SHOW), known before it runs. */
+  describe(session: Session, raw: RawStatement): ResultColumn[] | null;
+  run(session: Session, raw: RawStatement, sql: string): Promise<{ tag: string; rows: SqlValue[][] | null; columns?: ResultColumn[] }>;
+}
+
 type Snapshot = ReturnType<SessionSettings['snapshot']>;
 type Transaction =
   | { kind: 'idle' }
@@ -75,7 +84,7 @@ export class Session {
   private txStart: Date;
   private stmtStart: Date;
 
-  constructor(readonly conn: ClientConnection, readonly user: { name: string; oid: number; superuser: boolean }) {
+  constructor(readonly conn: ClientConnection, readonly user: { name: string; oid: number; superuser: boolean }, private readonly utility: UtilityStatements) {
     const s = conn.settings;
     this.settings = new SessionSettings(conn.ctx.gucs, {
       user: user.name, superuser: user.superuser, serverVersion: s.serverVersion, serverMajor: s.serverMajor, scramIterations: s.scramIterations,
@@ -199,7 +208,7 @@ export class Session {
 
   /** 25P02 for anything but a transaction exit while the block has failed. */
   checkNotAborted(raw: RawStatement | null, where: { line: number; routine: string }): void {
-    if (this.inFailedBlock && !(raw && isTransactionExit(raw))) {
+    if (this.inFailedBlock && !(raw && this.utility.isTransactionExit(raw))) {
       throw new PgError({
         severity: 'ERROR', sqlstate: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block',
         file: 'postgres.c', ...where,
@@ -239,7 +248,7 @@ export class Session {
   /** The result columns a statement will return, or null (NoData). */
   describe(stmt: Prepared): ResultColumn[] | null {
     if (stmt.plan) return stmt.plan.columns;
-    if (stmt.raw) return describeUtility(this, stmt.raw);
+    if (stmt.raw) return this.utility.describe(this, stmt.raw);
     return null;
   }
 
@@ -277,6 +286,9 @@ export class Session {
       if (!typeByOid(oid)) throw new PgError({ severity: 'ERROR', sqlstate: '0A000', message: `pg-authsim does not simulate parameters of type ${oid}` });
       if (format === 1) return binaryIn(oid, v);
       if (format !== 0) throw protocolViolation(`unsupported format code: ${format}`, { line: 1840, routine: 'exec_bind_message' });
+      // Text parameters are converted from client_encoding like any client string.
+      const bad = invalidUtf8(v);
+      if (bad) throw new PgError({ severity: 'ERROR', sqlstate: '22021', message: `invalid byte sequence for encoding "UTF8": ${bad.shown}`, file: 'mbutils.c', line: 1798, routine: 'report_invalid_encoding_int' });
       return textIn(oid, v.toString('utf8'));
     } catch (err) {
       if (err instanceof BinaryFormatError) {
@@ -298,7 +310,7 @@ export class Session {
         portal.rows = await runSelect(portal.plan, portal.params, this.env());
         portal.tag = 'SELECT';
       } else {
-        const r = await runUtility(this, portal.stmt.raw, portal.stmt.sql);
+        const r = await this.utility.run(this, portal.stmt.raw, portal.stmt.sql);
         portal.rows = r.rows;
         portal.tag = r.tag;
         if (r.columns && !portal.columns) portal.columns = r.columns;

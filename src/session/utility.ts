@@ -13,7 +13,7 @@ import { registryType, typeByOid, OID } from '../sql/types.js';
 import { foldConstants, runSelect } from '../sql/execute.js';
 import type { SqlValue } from '../sql/registry.js';
 import { SourceText } from '../sql/parser.js';
-import type { Session } from './session.js';
+import type { Session, UtilityStatements } from './session.js';
 
 type Body = Record<string, any>;
 
@@ -287,3 +287,6 @@ function notSimulated(what: string): PgError {
     hint: 'The session answers SELECTs over the registered views and functions, SET/SHOW/RESET, transaction control and the utility statements extensions register; see README "The session".',
   });
 }
+
+/** The utility statements, as the Session runs them. */
+export const UTILITY_STATEMENTS: UtilityStatements = { isTransactionExit, describe: describeUtility, run: runUtility };

@@ -4,6 +4,7 @@
  * after login must agree (message sequence, RowDescription, rows, every error field).
  */
 import type { FrontendMessage } from '../../src/wire/messages.js';
+import { bytesToString } from '../../src/bytes.js';
 
 export interface SqlCase {
   /** A simple Query string, or a sequence of extended-protocol messages (each Sync or Query ends a round). */
@@ -47,6 +48,7 @@ export const SQL_CASES: SqlCase[] = [
   q("SELECT '1.50'::numeric, 1e3::numeric, '-0.001'::numeric, 12345678901234567890"),
   q("SELECT ARRAY[1,2], '{1,2}'::int[], ARRAY['a', 'b c', NULL], '{}'::text[]"),
   q("SELECT NULL::int, NULL::text, 1::text, '42'::int, 3::bigint, 7::smallint, 1::oid"),
+  q("SELECT ARRAY['a', 'b c']::name[], '{1,2}'::text[]::int4[], ARRAY[1, 2]::int8[]"),
   q('SELECT 7/2, 7 % 3, 2 * 3 + 1, 7.0 / 2, 1 - 2, 2147483647 + 0'),
   q("SELECT 1 = 1, 1 <> 2, 'a' < 'b', 2 >= 3, 1 IS NULL, NULL IS NULL, 1 IS DISTINCT FROM NULL"),
   q("SELECT CASE WHEN true THEN 'a' ELSE 'b' END, CASE 2 WHEN 1 THEN 'one' WHEN 2 THEN 'two' END, coalesce(NULL, 2), nullif(1, 1)"),
@@ -191,6 +193,10 @@ export const SQL_CASES: SqlCase[] = [
   q(';'),
   q('-- only a comment'),
   q('SELECT 1; SELECT 2'),
+  // client strings that are not UTF-8 (client_encoding = server_encoding = UTF8)
+  q(bytesToString(Buffer.from("SELECT '\xff'", 'latin1'))),
+  { run: [P(bytesToString(Buffer.from("SELECT '\xc3'", 'latin1'))), S] },
+  { run: [P('SELECT $1::text'), B([Buffer.from([0x61, 0xe2, 0x28, 0xa1])]), E(), S] },
   // the extended query protocol
   { run: [P('SELECT $1::int AS a, $2 AS b', [0, 0]), D('S'), B([Buffer.from('1'), Buffer.from('x')], { paramFormats: [0] }), E(), S] },
   { run: [P('SELECT $1::int', [23]), B([int4(42)], { paramFormats: [1], resultFormats: [1] }), D('P'), E(), S] },

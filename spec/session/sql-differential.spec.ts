@@ -13,28 +13,9 @@ import { RealPg } from '../support/real-pg.js';
 import { WireClient, type Received } from '../support/wire-client.js';
 import { startupMessage } from '../support/raw-login.js';
 import { SQL_CASES, type SqlCase } from './sql-cases.js';
+import { backendMessages } from '../support/pg-messages.js';
 
 const ROLES = 'CREATE ROLE test SUPERUSER LOGIN;\nCREATE ROLE plain LOGIN;\n';
-
-/** What one server said, message by message, in comparable form. */
-function normalise(msgs: Received[]): unknown[] {
-  return msgs.map((m) => {
-    switch (m.name) {
-      case 'rowDescription':
-        return ['T', ...(m.fields as Array<Record<string, unknown>>).map((f) => `${f.name}:${f.dataTypeID}/${f.dataTypeSize}/${f.dataTypeModifier}/${f.format}@${f.tableID}.${f.columnID}`)];
-      case 'dataRow': return ['D', ...(m.fields as unknown[])];
-      case 'commandComplete': return ['C', m.text];
-      case 'readyForQuery': return ['Z', m.status];
-      case 'parameterStatus': return ['S', m.parameterName, m.parameterValue];
-      case 'parameterDescription': return ['t', ...(m.dataTypeIDs as number[])];
-      case 'error': case 'notice': {
-        const keys = ['severity', 'code', 'message', 'detail', 'hint', 'position', 'where', 'file', 'line', 'routine'];
-        return [m.name === 'error' ? 'E' : 'N', Object.fromEntries(keys.filter((k) => m[k] !== undefined).map((k) => [k, m[k]]))];
-      }
-      default: return [m.name];
-    }
-  });
-}
 
 /** Send the case and read until as many ReadyForQuery as it asks for (one per Sync or Query). */
 async function runCase(c: WireClient, run: SqlCase['run']): Promise<unknown[]> {
@@ -43,7 +24,7 @@ async function runCase(c: WireClient, run: SqlCase['run']): Promise<unknown[]> {
   c.send(Buffer.concat(messages.map((m) => encodeFrontend(m))));
   const out: Received[] = [];
   for (let i = 0; i < rounds; i++) out.push(...(await c.until('readyForQuery')));
-  return normalise(out);
+  return backendMessages(out);
 }
 
 async function session(open: () => Promise<WireClient>, user: string): Promise<WireClient> {

@@ -118,7 +118,9 @@ class CommandLoop {
     if (!(err instanceof PgError) || err.severity !== 'ERROR') throw err;
     const fields: PgErrorFields = err.fields;
     this.conn.emit({ type: 'error', error: fields, toClient: true, toLog: true, ...(this.statementText !== null ? { statement: this.statementText } : {}) });
+    // send_message_to_frontend flushes at once, so a client waiting on a Flush (not a Sync) hears it.
     this.conn.send(toErrorResponse(fields));
+    this.conn.flush();
     this.session.abortOnError();
     this.session.inImplicitBlock = false;
     if (this.doingExtended) this.ignoreTillSync = true;

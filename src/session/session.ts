@@ -4,8 +4,8 @@
  * (parse → analyse → bind → run), shared by the simple and the extended query protocols.
  */
 import { PgError, type PgErrorFields } from '../errors.js';
-import type { SqlValue } from '../sql/registry.js';
-import { parseSql, SourceText, type RawStatement } from '../sql/parser.js';
+import type { SqlStatementDef, SqlValue } from '../sql/registry.js';
+import { fingerprint, parseSql, SourceText, type RawStatement } from '../sql/parser.js';
 import { Analyzer } from '../sql/analyze.js';
 import type { ExecEnv, ResultColumn, SelectPlan } from '../sql/plan.js';
 import { runSelect, checkPermissions, foldConstants } from '../sql/execute.js';
@@ -66,6 +66,9 @@ export interface UtilityStatements {
 }
 
 type Snapshot = ReturnType<SessionSettings['snapshot']>;
+
+/** Fingerprints of the registered whole statements, per registry list (computed once). */
+const KNOWN_PRINTS = new WeakMap<readonly SqlStatementDef[], { count: number; prints: Map<string, SqlStatementDef> }>();
 type Transaction =
   | { kind: 'idle' }
   /** A transaction that lasts one statement, one simple Query, or until Sync. */
@@ -227,13 +230,26 @@ export class Session {
         registry: this.conn.ctx.sql, source: new SourceText(sql), paramTypes: types, paramsAllowed: opts.params,
         viewOid: (n) => this.conn.ctx.sql.viewOid(n),
       });
-      plan = analyzer.select(raw.node);
+      const known = this.knownStatement(raw);
+      plan = known ? analyzer.knownStatement(known) : analyzer.select(raw.node);
       const missing = types.findIndex((t) => t === 0);
       if (missing >= 0) {
         throw new PgError({ severity: 'ERROR', sqlstate: '42P18', message: `could not determine data type of parameter $${missing + 1}`, file: 'postgres.c', line: 711, routine: 'pg_analyze_and_rewrite_varparams' });
       }
     }
     return { name, sql, raw, paramTypes: types, plan, fromSql: opts.fromSql ?? false };
+  }
+
+  /** A registered whole statement with this parse tree, if any. */
+  private knownStatement(raw: RawStatement): SqlStatementDef | undefined {
+    const defs = this.conn.ctx.sql.listStatements();
+    if (defs.length === 0) return undefined;
+    let known = KNOWN_PRINTS.get(defs);
+    if (!known || known.count !== defs.length) {
+      known = { count: defs.length, prints: new Map(defs.map((d) => [fingerprint(parseSql(d.sql)[0]?.node ?? null), d])) };
+      KNOWN_PRINTS.set(defs, known);
+    }
+    return known.prints.get(fingerprint(raw.node));
   }
 
   /** Parse a query string meant to hold one statement (Parse message). */
@@ -288,7 +304,7 @@ export class Session {
       if (format !== 0) throw protocolViolation(`unsupported format code: ${format}`, { line: 1840, routine: 'exec_bind_message' });
       // Text parameters are converted from client_encoding like any client string.
       const bad = invalidUtf8(v);
-      if (bad) throw new PgError({ severity: 'ERROR', sqlstate: '22021', message: `invalid byte sequence for encoding "UTF8": ${bad.shown}`, file: 'mbutils.c', line: 1798, routine: 'report_invalid_encoding_int' });
+      if (bad) throw new PgError({ severity: 'ERROR', sqlstate: '22021', message: `invalid byte sequence for encoding "UTF8": ${bad.shown}`, context: where, file: 'mbutils.c', line: 1798, routine: 'report_invalid_encoding_int' });
       return textIn(oid, v.toString('utf8'));
     } catch (err) {
       if (err instanceof BinaryFormatError) {
@@ -362,8 +378,11 @@ export class Session {
     const toLog = logGets(fields.severity, this.settings.tryShow('log_min_messages') ?? 'warning');
     const error: PgErrorFields = { ...fields, severity: fields.severity as PgErrorFields['severity'] };
     this.conn.emit({ type: 'error', error, toClient, toLog });
-    // Queued in order with the statement's other messages, as elog.c's pq_putmessage does.
-    if (toClient) this.conn.send(toNoticeResponse(error));
+    // In order with the statement's other messages, and flushed at once, as elog.c's send_message_to_frontend does.
+    if (toClient) {
+      this.conn.send(toNoticeResponse(error));
+      this.conn.flush();
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  * 0A000, never a wrong answer.
  */
 import { PgError, type PgErrorFields } from '../errors.js';
-import type { SqlFunctionDef, SqlRegistry, SqlValue } from './registry.js';
+import type { SqlFunctionDef, SqlRegistry, SqlStatementDef, SqlValue } from './registry.js';
 import type { SourceText } from './parser.js';
 import { children, type Aggregate, type Expr, type FromNode, type RangeEntry, type ResultColumn, type SelectPlan, type SortKey } from './plan.js';
 import { OID, displayName, registryType, textIn, typeByName, typeByOid } from './types.js';
@@ -124,6 +124,24 @@ export class Analyzer {
     if (stmt.limitCount) wrapper.limit = this.coerce(scope.expr(stmt.limitCount, 'limit'), OID.int8, 'LIMIT', loc(stmt.limitCount));
     if (stmt.limitOffset) wrapper.offset = this.coerce(scope.expr(stmt.limitOffset, 'limit'), OID.int8, 'OFFSET', loc(stmt.limitOffset));
     return wrapper;
+  }
+
+  /** A registered whole statement: its rows come from a set-returning call with the statement's parameters. */
+  knownStatement(def: SqlStatementDef): SelectPlan {
+    const paramTypes = def.params.map((p) => registryType(p).oid);
+    paramTypes.forEach((t, i) => {
+      const given = this.cx.paramTypes[i];
+      if (given !== undefined && given !== 0 && given !== t) throw this.notSimulated(`${def.name} with a parameter of type ${displayName(given)}`);
+      this.cx.paramTypes[i] = t;
+    });
+    const fn: SqlFunctionDef = { name: def.name, args: def.params.map((type) => ({ type })), returns: { setof: def.columns }, execute: 'public', call: (args, ctx) => def.rows(args, ctx) };
+    const columns = def.columns.map((c) => ({ name: c.name, type: registryType(c.type).oid }));
+    const call: Expr = { k: 'func', fn, args: paramTypes.map((t, i) => ({ k: 'param', n: i + 1, type: t })), type: OID.record, name: def.name, setof: true, location: -1 };
+    return {
+      kind: 'select', rtable: [{ alias: def.name, columns, relOid: 0, source: { kind: 'function', call, scalar: false } }], from: [{ kind: 'scan', rte: 0 }],
+      where: null, groupBy: [], aggregates: [], having: null, targets: columns.map((c, i) => ({ k: 'col', rte: 0, col: i, type: c.type })),
+      columns: columns.map((c) => ({ ...c, tableOid: 0, columnAttr: 0 })), orderBy: [], distinct: false, limit: null, offset: null, checks: [],
+    };
   }
 
   private targets(scope: Scope, plan: SelectPlan, list: Node[]): void {
@@ -450,8 +468,16 @@ class Scope {
       }
       case 'ParamRef': return this.a.paramRef(b.number as number ?? 0, b.location as number);
       case 'TypeCast': {
+        const target = this.a.typeName(b.typeName as Body);
+        const elem = typeByOid(target)?.elem;
+        const array = (b.arg as Body).A_ArrayExpr as Body | undefined;
+        // ARRAY[...]::t[]: the elements are cast to t one by one (transformArrayExpr with a target type).
+        if (elem !== undefined && array) {
+          const elems = ((array.elements ?? []) as Node[]).map((x) => this.a.explicitCast(this.expr(x, ctx), elem, loc(x)));
+          return { k: 'array', elems, type: target };
+        }
         const arg = this.expr(b.arg as Node, ctx);
-        return this.a.explicitCast(arg, this.a.typeName(b.typeName as Body), loc(b.arg as Node) ?? (b.location as number));
+        return this.a.explicitCast(arg, target, loc(b.arg as Node) ?? (b.location as number));
       }
       case 'SQLValueFunction': return sqlValueFunction(b, this.a);
       case 'FuncCall': return this.funcCall(b, ctx);
@@ -798,6 +824,9 @@ export function canCoerceImplicitly(from: number, to: number): boolean {
 /** Explicit casts: every implicit one, numeric narrowing, bool/int4, and I/O conversion to or from a string type. */
 export function canCastExplicitly(from: number, to: number): boolean {
   if (canCoerceImplicitly(from, to)) return true;
+  const fromElem = typeByOid(from)?.elem;
+  const toElem = typeByOid(to)?.elem;
+  if (fromElem !== undefined && toElem !== undefined) return canCastExplicitly(fromElem, toElem);
   if (NUMERIC_RANK[from] && NUMERIC_RANK[to]) return true;
   if ((from === OID.bool && to === OID.int4) || (from === OID.int4 && to === OID.bool)) return true;
   if (from === OID.timestamptz && (to === OID.date || to === OID.timestamp)) return true;

@@ -7,7 +7,8 @@ import { PgError } from '../errors.js';
 import type { MutablePort } from '../port.js';
 import type { SqlCallContext, SqlRegistry, SqlValue } from './registry.js';
 import { PG_TYPE_COLUMNS, PG_TYPE_ROWS, PG_CATALOG_RELATIONS } from './catalog/pg15-pg-type.js';
-import { OID, textIn, typeByOid } from './types.js';
+import { OID, pgTypeName, textIn, typeByOid } from './types.js';
+import { ASYNCPG_INTROSPECTION_COLUMNS, ASYNCPG_INTROSPECTION_SQL, ASYNCPG_TYPEINFO } from './catalog/asyncpg-introspection.js';
 
 /** What the session adds to a call context: its own settings, for current_setting/set_config. */
 export interface SessionCallContext extends SqlCallContext {
@@ -94,9 +95,43 @@ export function registerBuiltins(sql: SqlRegistry, host: BuiltinHost): void {
       : [pid, false, null, null, null, null, null, null])),
   });
 
+  sql.defineStatement({
+    name: 'asyncpg_introspection', sql: ASYNCPG_INTROSPECTION_SQL, params: ['oid[]'],
+    columns: ASYNCPG_INTROSPECTION_COLUMNS.map(([name, oid]) => ({ name, type: pgTypeName(oid) })),
+    rows: ([oids]) => asyncpgIntrospection((oids ?? []) as readonly SqlValue[]),
+  });
+
   const typeColumns = PG_TYPE_COLUMNS.map(([name, oid]) => ({ name, type: (typeByOid(oid)?.typname ?? 'text') as never }));
   const typeRows = PG_TYPE_ROWS.map((row) => row.map((text, i) => (text === null ? null : textIn(PG_TYPE_COLUMNS[i]![1], text))));
   sql.defineView({ name: 'pg_type', schema, oid: PG_CATALOG_RELATIONS.pg_type!, select: 'public', columns: typeColumns, rows: () => typeRows });
+}
+
+/**
+ * asyncpg's introspection statement, answered as its recursive CTE would: the requested types
+ * at depth 0, then what they refer to (element, range subtype, attribute and base types) one
+ * level deeper each, distinct rows, deepest first. Each type's row is PostgreSQL 15's, captured.
+ */
+function asyncpgIntrospection(oids: readonly SqlValue[]): SqlValue[][] {
+  const columns = ASYNCPG_INTROSPECTION_COLUMNS.filter(([name]) => name !== 'depth');
+  const depthAt = ASYNCPG_INTROSPECTION_COLUMNS.findIndex(([name]) => name === 'depth');
+  const rows: SqlValue[][] = [];
+  const seen = new Set<string>();
+  let level = oids.filter((o): o is number => o !== null).map(String).filter((o) => ASYNCPG_TYPEINFO[o]);
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const oid of level) {
+      if (seen.has(`${oid}:${depth}`)) continue;
+      seen.add(`${oid}:${depth}`);
+      const info = ASYNCPG_TYPEINFO[oid]!;
+      const values = info.map((text, i) => (text === null ? null : textIn(columns[i]![1], text)));
+      rows.push([...values.slice(0, depthAt), depth, ...values.slice(depthAt)]);
+      const [,,,, basetype, elemtype,, rangeSubtype, attrtypoids] = info;
+      const refs = [basetype, elemtype, rangeSubtype, ...(attrtypoids ? attrtypoids.slice(1, -1).split(',') : [])];
+      for (const r of refs) if (r && r !== '0' && ASYNCPG_TYPEINFO[r]) next.push(r);
+    }
+    level = next;
+  }
+  return rows.sort((a, b) => Number(b[depthAt]) - Number(a[depthAt]));
 }
 
 /** format_type(oid, NULL) for the captured built-in types. */

@@ -93,3 +93,8 @@ export function parseSql(sql: string): RawStatement[] {
     return { type, node, text: source.slice(s.stmt_location ?? 0, s.stmt_len).trim() };
   });
 }
+
+/** A parse tree without its locations: two spellings of one statement compare equal. */
+export function fingerprint(node: unknown): string {
+  return JSON.stringify(node, (k, v) => (k === 'location' ? undefined : v));
+}

@@ -72,6 +72,19 @@ export interface SqlViewDef {
   rows(ctx: SqlCallContext): Iterable<readonly SqlValue[]> | Promise<Iterable<readonly SqlValue[]>>;
 }
 
+/**
+ * A whole statement answered as one: a driver's catalog query the session cannot run
+ * clause by clause (asyncpg's recursive type introspection). It is recognised by its parse
+ * tree, so whitespace and comments do not matter, and answered by `rows` from its parameters.
+ */
+export interface SqlStatementDef {
+  name: string;
+  sql: string;
+  params: readonly PgTypeName[];
+  columns: readonly SqlColumn[];
+  rows(params: readonly SqlValue[], ctx: SqlCallContext): Iterable<readonly SqlValue[]> | Promise<Iterable<readonly SqlValue[]>>;
+}
+
 /** The result of a utility statement: a command tag and, rarely, rows (SHOW). */
 export interface UtilityResult {
   tag: string;
@@ -93,6 +106,7 @@ export class SqlRegistry {
   private readonly views = new Map<string, SqlViewDef>();
   private readonly utilities = new Map<string, UtilityHandler>();
   private readonly viewOids = new Map<string, number>();
+  private readonly statements: SqlStatementDef[] = [];
   /** FirstNormalObjectId: views defined here get OIDs as a fresh cluster hands them out. */
   private nextOid = 16384;
 
@@ -111,6 +125,10 @@ export class SqlRegistry {
   /** The OID RowDescription reports for a view's columns (0 for an unknown name). */
   viewOid(name: string): number {
     return this.viewOids.get(key(undefined, name)) ?? 0;
+  }
+
+  defineStatement(def: SqlStatementDef): void {
+    this.statements.push(def);
   }
 
   defineUtility(nodeName: string, handler: UtilityHandler): void {
@@ -132,4 +150,5 @@ export class SqlRegistry {
 
   listFunctions(): SqlFunctionDef[] { return [...this.functions.values()].flat(); }
   listViews(): SqlViewDef[] { return [...this.views.values()]; }
+  listStatements(): readonly SqlStatementDef[] { return this.statements; }
 }

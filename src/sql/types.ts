@@ -113,6 +113,12 @@ export function mustType(oid: number): TypeInfo {
   return t;
 }
 
+/** The registry's name for a type OID ('int4', 'oid[]'). */
+export function pgTypeName(oid: number): PgTypeName {
+  const t = mustType(oid);
+  return (t.elem !== undefined ? `${mustType(t.elem).typname}[]` : t.typname) as PgTypeName;
+}
+
 /** format_type_be() for any OID, falling back to the captured pg_type name. */
 export function displayName(oid: number): string {
   return BY_OID.get(oid)?.display ?? String(oid);

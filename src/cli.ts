@@ -12,10 +12,8 @@ import { webMain } from './web/cli.js';
 import { WireRecorder } from './capture/recorder.js';
 import { writePcap, writeKeylog } from './capture/pcap.js';
 import type { PgServer } from './server/server.js';
-import { runMatrix, SSLMODES } from './matrix/matrix.js';
+import { matrixMain } from './matrix/cli.js';
 import { MATRIX_CLIENTS } from './matrix/clients.js';
-import { renderTable, type TableFormat } from './views/table.js';
-import type { SslMode } from './clients/conninfo.js';
 import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
@@ -31,7 +29,7 @@ const CLIENT_NAMES = Object.keys(MATRIX_CLIENTS).join(', ');
 const HELP = `pg-authsim ${PKG.version} — simulate PostgreSQL 15's connection establishment
 
 Usage:
-  pg-authsim matrix -D DIR [--client NAME] [--format table|markdown|json|csv] [--user U]... [--sslmode M]...
+  pg-authsim matrix -D DIR [--client NAME|all] [--sslmode M|unset]... [--password right|wrong|none|prompt]... [--format F]
   pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S] [--pg-version N] [-c NAME=VALUE]... [--pcap FILE] [--keylog FILE]
   pg-authsim explain [-D DIR] [--client NAME] [--sslmode M] [--password right|wrong|none|prompt] [--format text|mermaid|svg|json] [--compare A B] [--pcap FILE --keylog FILE]
   pg-authsim web [--port N] | web --out DIR
@@ -43,8 +41,10 @@ Commands:
           one that does not exist) x sslmode (disable, allow, prefer, require, verify-ca,
           verify-full) x password (right, wrong, none) in-process on virtual time, and print:
           TCP connections, ClientAuthentication_hook calls (status/TLS per call), the time
-          auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES}.
-          "right" is the PASSWORD literal from the roles file.
+          auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES};
+          --client all puts them side by side. "right" is the PASSWORD literal from the roles
+          file. "pg-authsim matrix --help" for more (unset sslmode, psql's prompt, gssencmode,
+          sslnegotiation, channel_binding, what node-postgres's application does after a rejection).
   explain One connection attempt told as a story: every protocol message, the server's
           hba/hook/auth_delay notes and the client's decisions with their reasons, on virtual
           time. "pg-authsim explain --help" for more.
@@ -69,7 +69,9 @@ Commands:
           key mode 0600 as PostgreSQL requires), or dev_certificates = on / --dev-certs for
           the TEST-ONLY development certificate shipped in certs/. It listens on loopback
           addresses only (--allow-remote to go beyond). The server log (PostgreSQL's stderr
-          format, honouring log_line_prefix) goes to standard error. Ctrl-C stops it.
+          format, honouring log_line_prefix) goes to standard error. SIGHUP (kill -HUP,
+          pg_ctl reload) re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+          Ctrl-C stops it.
 
 Options:
   -D, --pgdata DIR   data directory (default: $PGDATA)
@@ -85,6 +87,8 @@ Options:
       --pg-version N behave like PostgreSQL N (15, 16, 17 or 18); overrides server_version
       --pcap FILE    serve: write every connection as a pcap (TCP/IPv4) when stopped
       --keylog FILE  serve: the TLS secrets in NSS key log format, for Wireshark/tshark
+      --bootstrap-superuser NAME
+                     the superuser initdb would have created (OID 10; default postgres)
   -c NAME=VALUE      set a parameter after postgresql.conf, like postgres -c (repeatable)
       --help         show this help
       --version      show the version
@@ -99,6 +103,7 @@ Examples:
 async function main(argv: string[]): Promise<number> {
   // conformance has its own flags; hand it the rest of the command line untouched.
   if (argv[0] === 'conformance') return conformanceMain(argv.slice(1));
+  if (argv[0] === 'matrix') return matrixMain(argv.slice(1));
   if (argv[0] === 'explain') return explainMain(argv.slice(1));
   if (argv[0] === 'web') return webMain(argv.slice(1));
   const { values, positionals } = parseArgs({
@@ -110,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string', short: 'h' },
       seed: { type: 'string' },
       'pg-version': { type: 'string' },
+      'bootstrap-superuser': { type: 'string' },
       set: { type: 'string', short: 'c', multiple: true },
       help: { type: 'boolean' },
       client: { type: 'string' },
@@ -126,7 +132,6 @@ async function main(argv: string[]): Promise<number> {
   if (values.version) { process.stdout.write(`pg-authsim ${PKG.version}\n`); return 0; }
   const command = positionals[0];
   if (values.help || !command) { process.stdout.write(HELP); return command || values.help ? 0 : 2; }
-  if (command === 'matrix') return matrix(values);
   if (command !== 'serve') {
     process.stderr.write(`pg-authsim: unknown command "${command}"\nTry "pg-authsim --help".\n`);
     return 2;
@@ -134,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   return serve(values);
 }
 
-async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[]; 'allow-remote'?: boolean; 'dev-certs'?: boolean; pcap?: string; keylog?: string }): Promise<number> {
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[]; 'allow-remote'?: boolean; 'dev-certs'?: boolean; pcap?: string; keylog?: string; 'bootstrap-superuser'?: string }): Promise<number> {
   const dir = values.pgdata ?? process.env.PGDATA;
   if (!dir) {
     process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
@@ -153,6 +158,7 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
       overrides[kv.slice(0, eq).trim()] = kv.slice(eq + 1);
     }
     if (values['pg-version'] !== undefined) overrides.server_version = values['pg-version'];
+    if (values['bootstrap-superuser'] !== undefined) overrides.bootstrap_superuser = values['bootstrap-superuser'];
     if (values['dev-certs']) overrides.dev_certificates = 'on';
     started = await startFromDataDirectory(dir, { clock, random, overrides });
   } catch (err) {
@@ -182,7 +188,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     stderr(formatLogRecord(prefix, err.fields));
     return 1;
   }
-  const log = new ServerLog({ ...server.settings }, stderr);
+  // The live settings: a reload that changes log_line_prefix or log_connections shows in the next line.
+  const log = new ServerLog(server.settings, stderr);
   server.on((e) => log.handle(e));
   let bound;
   try {
@@ -195,8 +202,11 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   }
   for (const b of bound) process.stdout.write(`pg-authsim: listening on ${b.host}:${b.port} (PostgreSQL ${server.settings.serverVersion}, simulated)\n`);
   const capture = values.pcap || values.keylog ? captureConnections(server, bound[0]!.port, values.pcap, values.keylog) : null;
+  // pg_ctl reload: SIGHUP re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+  const hup = () => { server.reload('sighup'); };
+  process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); process.off('SIGHUP', hup); resolve(); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
@@ -226,48 +236,3 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`pg-authsim: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1; },
 );
-
-async function matrix(values: { pgdata?: string; client?: string; format?: string; user?: string[]; sslmode?: string[]; seed?: string; 'pg-version'?: string }): Promise<number> {
-  const dir = values.pgdata ?? process.env.PGDATA;
-  if (!dir) {
-    process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
-    return 2;
-  }
-  const format = (values.format ?? 'table') as TableFormat;
-  if (!['table', 'markdown', 'json', 'csv'].includes(format)) {
-    process.stderr.write(`pg-authsim: unknown format "${values.format}" (table, markdown, json or csv)\n`);
-    return 2;
-  }
-  const client = MATRIX_CLIENTS[values.client ?? 'psql'];
-  if (!client) {
-    process.stderr.write(`pg-authsim: unknown client "${values.client}"; known clients: ${CLIENT_NAMES}\n`);
-    return 2;
-  }
-  const bad = (values.sslmode ?? []).filter((m) => !(SSLMODES as readonly string[]).includes(m));
-  if (bad.length) {
-    process.stderr.write(`pg-authsim: invalid sslmode value: "${bad[0]}"\n`);
-    return 2;
-  }
-  let result;
-  try {
-    result = await runMatrix({
-      dataDirectory: dir, client,
-      ...(values.user ? { users: values.user } : {}),
-      ...(values.sslmode ? { sslmodes: values.sslmode as SslMode[] } : {}),
-      ...(values.seed !== undefined ? { seed: Number(values.seed) || 1 } : {}),
-      ...(values['pg-version'] !== undefined ? { overrides: { server_version: values['pg-version'] } } : {}),
-    });
-  } catch (err) {
-    if (!(err instanceof StartupError)) throw err;
-    const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: Date.now(), now: Date.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
-    for (const m of err.messages) process.stderr.write(formatStartup(prefix, m));
-    process.stderr.write(formatLogRecord(prefix, err.fatal.fields));
-    return 1;
-  }
-  if (format === 'table') process.stdout.write(`${client.describe} against PostgreSQL ${result.serverVersion} (simulated), ${dir}\n\n`);
-  process.stdout.write(renderTable({
-    columns: ['user', 'sslmode', 'password', 'connections', 'hook calls', 'auth_delay ms', 'outcome', 'client error'],
-    rows: result.rows.map((r) => [r.user, r.sslmode, r.password, r.tcpConnections, r.hookCalls.join(' ') || '-', r.authDelayMs, r.outcome, r.message]),
-  }, format));
-  return 0;
-}

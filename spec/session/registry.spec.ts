@@ -33,9 +33,9 @@ function define(sql: SqlRegistry, state: { rows: SqlValue[][]; resets: number; c
     returns: { setof: [{ name: 'attempt', type: 'int4' }, { name: 'who', type: 'text' }] },
     call: ([who]) => [[1, String(who)], [2, String(who)]],
   });
-  sql.defineUtility('CreateRoleStmt', (node) => {
-    state.created.push(String((node as { role: string }).role));
-    return { tag: 'CREATE ROLE' };
+  sql.defineUtility('CommentStmt', (node) => {
+    state.created.push(String((node as { comment: string }).comment));
+    return { tag: 'COMMENT' };
   });
 }
 
@@ -116,11 +116,18 @@ describe('SQL objects from the registry', () => {
   });
 
   it('utility statements go to the registered handler; one without a handler is a clear 0A000', async () => {
-    const r = await cluster.query('CREATE ROLE newbie LOGIN', { user: 'test' });
-    expect(r.command).to.equal('CREATE ROLE');
-    expect(state.created).to.deep.equal(['newbie']);
-    const e = await cluster.query('DROP ROLE newbie', { user: 'test' }).catch((x: unknown) => x) as ClusterQueryError;
-    expect(e.fields).to.include({ code: '0A000', message: 'pg-authsim does not simulate DROP ROLE' });
+    const r = await cluster.query("COMMENT ON ROLE plain IS 'a plain role'", { user: 'test' });
+    expect(r.command).to.equal('COMMENT');
+    expect(state.created).to.deep.equal(['a plain role']);
+    const e = await cluster.query('CREATE TABLE t (a int)', { user: 'test' }).catch((x: unknown) => x) as ClusterQueryError;
+    expect(e.fields).to.include({ code: '0A000', message: 'pg-authsim does not simulate CREATE TABLE' });
+  });
+
+  it('CREATE ROLE through the session (the role DDL the server registers): the new role can log in', async () => {
+    expect((await cluster.query("CREATE ROLE newbie LOGIN PASSWORD 'pw'", { user: 'test' })).command).to.equal('CREATE ROLE');
+    expect((await cluster.query('SELECT current_user, session_user', { user: 'newbie' })).rows).to.deep.equal([['newbie', 'newbie']]);
+    const denied = await cluster.query('CREATE ROLE other2', { user: 'plain' }).catch((x: unknown) => x) as ClusterQueryError;
+    expect(denied.sqlstate).to.equal('42501');
   });
 
   it('cluster.query logs in with a password where pg_hba.conf asks for one', async () => {

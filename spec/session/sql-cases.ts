@@ -174,6 +174,9 @@ export const SQL_CASES: SqlCase[] = [
   q('BEGIN; SELEC; COMMIT'),
   { run: [Q('BEGIN'), Q('SELECT nosuch()'), Q('SELECT 1'), Q('COMMIT'), Q('SHOW application_name')] },
   { run: [Q('BEGIN'), Q('SAVEPOINT a'), Q('SELECT 1/0'), Q('ROLLBACK TO a'), Q('SELECT 2'), Q('COMMIT')] },
+  // role DDL (the utility handlers the server registers), through the session
+  q("CREATE ROLE diff_r1 LOGIN PASSWORD 'pw'; ALTER ROLE diff_r1 CONNECTION LIMIT 3; DROP ROLE diff_r1"),
+  q('BEGIN; CREATE ROLE diff_r3; ROLLBACK'),
   // other utility statements
   q('DISCARD ALL'),
   q('BEGIN; DISCARD ALL'),

@@ -98,6 +98,11 @@ export class Session {
   /** The application_name GUC (log_line_prefix %a reads it). */
   get application_name(): string { return this.settings.application_name; }
 
+  /** A parameter as this session sees it (SessionGucs). */
+  setting(name: string): string | undefined {
+    return this.settings.tryShow(name) ?? undefined;
+  }
+
   // ---- transactions --------------------------------------------------------------------------
 
   /** ReadyForQuery's status byte. */
@@ -362,7 +367,7 @@ export class Session {
       transactionStart: this.txStart,
       statementStart: this.stmtStart,
       now: () => new Date(session.conn.ctx.clock.now()),
-      setting: (name) => session.settings.tryShow(name),
+      setting: (name) => session.settings.tryShow(name) ?? undefined,
       showSetting: (name, missingOk) => (missingOk ? session.settings.tryShow(name) : session.settings.show(name)),
       setSetting: (name, value, isLocal) => {
         session.settings.set(name, value, { local: isLocal && session.inBlock });

@@ -413,7 +413,7 @@ function scalarResult(fn: SqlFunctionDef, v: unknown): SqlValue {
 function sqlValue(op: string, env: ExecEnv): SqlValue {
   switch (op) {
     case 'current_user': case 'current_role': case 'user': return env.call.user;
-    case 'session_user': return env.call.sessionUser;
+    case 'session_user': return env.call.sessionUser ?? env.call.user;
     case 'current_catalog': return env.call.database;
     case 'current_schema': return 'public';
     case 'current_timestamp': return env.now;

@@ -32,10 +32,12 @@ export interface SqlCallContext {
   readonly database: string;
   /** MyProcPid. */
   readonly pid: number;
-  /** session_user (differs from `user` after SET ROLE). */
-  readonly sessionUser: string;
-  /** current_setting(name): a parameter as this session sees it (SHOW's text), null when unknown. */
-  setting(name: string): string | null;
+  /** session_user, when it differs from `user` (SET ROLE); defaults to `user`. */
+  readonly sessionUser?: string;
+  /** GetSessionUserId(): the role that logged in, when it differs from `userOid` (SET ROLE); defaults to userOid. */
+  readonly sessionUserOid?: number;
+  /** The session's current value of a GUC as SHOW prints it (current_setting), when the front end tracks session settings. */
+  setting?(name: string): string | undefined;
   /** ereport(NOTICE/WARNING/...) during the statement: sent to the client and/or logged by level. */
   notice(fields: Omit<PgErrorFields, 'severity'> & { severity: 'NOTICE' | 'WARNING' | 'INFO' | 'LOG' | 'DEBUG1' }): void;
 }

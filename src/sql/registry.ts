@@ -1,8 +1,9 @@
 /**
- * What the session's SQL can reach: functions, views and utility statements,
- * registered per server (by built-ins and by extensions' _PG_init through
- * `ctx.sql`). The session parses with PostgreSQL's own grammar (libpg-query) and
- * looks names up here; nothing in this file executes SQL.
+ * What the session's SQL can reach: functions, views, utility statements and whole
+ * statements, registered per server (by built-ins in src/sql/builtins.ts, role DDL and
+ * reload, and extensions' _PG_init through `ctx.sql`). The session parses with PostgreSQL's
+ * own grammar (libpg-query), analyses against this registry (src/sql/analyze.ts) and runs the
+ * plan (src/sql/execute.ts); nothing in this file executes SQL.
  *
  * This is the contract between the SQL front end (src/session) and everything
  * that defines SQL objects (src/extensions, src/roles, src/config). It grows; it

@@ -109,7 +109,10 @@ class CommandLoop {
   /** ReadyForQuery, preceded by ParameterStatus for every reported setting that changed. */
   private readyForQuery(): void {
     for (const [name, value] of this.session.settings.changedReports()) this.conn.send({ type: 'ParameterStatus', name, value });
-    this.conn.send({ type: 'ReadyForQuery', status: this.session.status() });
+    const status = this.session.status();
+    // The handle's copy of the status, for anything that looks at the connection from outside.
+    this.conn.transactionStatus = status;
+    this.conn.send({ type: 'ReadyForQuery', status });
     this.conn.flush();
   }
 

@@ -60,7 +60,7 @@ class CommandLoop {
     const char = String.fromCharCode(byte);
     const limit = LIMITS[char];
     if (limit === undefined) {
-      throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${byte}`, file: 'postgres.c', line: 467, routine: 'SocketBackend' });
+      throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${byte}`, file: 'postgres.c', line: 446, routine: 'SocketBackend' });
     }
     this.doingExtended = EXTENDED.has(char);
     if (char === 'S' || char === 'X') this.ignoreTillSync = false;
@@ -116,10 +116,15 @@ class CommandLoop {
     this.conn.flush();
   }
 
-  /** The error handler of PostgresMain's sigsetjmp block. */
+  /**
+   * The error handler of PostgresMain's sigsetjmp block. An exception that is not a PgError
+   * (extension code that throws an Error) is what elog(ERROR) without errcode is in C: XX000.
+   */
   private recover(err: unknown): void {
-    if (!(err instanceof PgError) || err.severity !== 'ERROR') throw err;
-    const fields: PgErrorFields = err.fields;
+    if (err instanceof ProcExit || (err instanceof PgError && err.severity !== 'ERROR')) throw err;
+    const fields: PgErrorFields = err instanceof PgError
+      ? err.fields
+      : { severity: 'ERROR', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) };
     this.conn.emit({ type: 'error', error: fields, toClient: true, toLog: true, ...(this.statementText !== null ? { statement: this.statementText } : {}) });
     // send_message_to_frontend flushes at once, so a client waiting on a Flush (not a Sync) hears it.
     this.conn.send(toErrorResponse(fields));
@@ -286,7 +291,7 @@ class CommandLoop {
       this.conn.send(portal.columns ? rowDescription(portal.columns, portal.formats) : { type: 'NoData' });
       return;
     }
-    throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid DESCRIBE message subtype ${kind}`, file: 'postgres.c', routine: 'PostgresMain' });
+    throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid DESCRIBE message subtype ${kind}`, file: 'postgres.c', line: 4837, routine: 'PostgresMain' });
   }
 
   /** Close: a statement or portal that does not exist is not an error. */
@@ -296,7 +301,7 @@ class CommandLoop {
     msg.getEnd();
     if (kind === 0x53) this.session.statements.delete(name);
     else if (kind === 0x50) this.session.portals.delete(name);
-    else throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid CLOSE message subtype ${kind}`, file: 'postgres.c', routine: 'PostgresMain' });
+    else throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid CLOSE message subtype ${kind}`, file: 'postgres.c', line: 4802, routine: 'PostgresMain' });
     this.conn.send({ type: 'CloseComplete' });
   }
 }

@@ -374,6 +374,7 @@ export class Session {
         return session.settings.show(name);
       },
       notice: (fields) => session.notice(fields),
+      settingRows: () => session.settings.rows(),
     };
   }
 

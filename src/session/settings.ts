@@ -5,7 +5,7 @@
  * and which GUC_REPORT values changed since they were last sent as ParameterStatus.
  */
 import { PgError, type PgErrorFields } from '../errors.js';
-import { GUC_REPORT_15, type GucRegistry } from '../config/index.js';
+import { GUC_REPORT_15, type GucRegistry, type GucSettingRow } from '../config/index.js';
 import { lookupTimeZone } from '../log/timezone.js';
 import type { PgMajor, ServerSettings } from '../server/settings.js';
 import type { IoSettings } from '../sql/types.js';
@@ -141,9 +141,15 @@ export class SessionSettings {
       .map((r) => [r.name, this.show(r.name), this.gucs.definition(r.name)?.description ?? '']);
   }
 
-  /** pg_settings-like rows of this session. */
-  rows(): ReturnType<GucRegistry['settings']> {
-    return this.gucs.settings();
+  /** pg_settings rows of this session (values as SHOW would not print them: raw, without units). */
+  rows(): Array<GucSettingRow & { resetVal: string }> {
+    return this.gucs.settings()
+      .filter((r) => this.id.superuser || !this.gucs.definition(r.name)?.flags?.superuserOnly)
+      .map((r) => {
+        const derived = this.derived(r.name);
+        const local = this.local.get(r.name);
+        return { ...r, ...(derived !== null ? { setting: derived } : local !== undefined ? { setting: local } : {}), resetVal: derived ?? this.resetState.getConfigOption(r.name) ?? '' };
+      });
   }
 
   // ---- writing ---------------------------------------------------------------------------

@@ -130,6 +130,19 @@ describe('SQL objects from the registry', () => {
     expect(denied.sqlstate).to.equal('42501');
   });
 
+  it('an extension that throws a plain Error gets ERROR XX000 (elog without errcode), and the session goes on', async () => {
+    cluster.server.sql.defineView({ name: 'broken', select: 'public', columns: [{ name: 'x', type: 'int4' }], rows: () => { throw new Error('view exploded'); } });
+    const c = WireClient.memory(cluster.server);
+    c.send(startupMessage('plain'));
+    await c.until('readyForQuery');
+    c.send(encodeFrontend({ type: 'Query', sql: 'SELECT * FROM broken' }));
+    const failed = await c.until('readyForQuery');
+    expect(failed.map((m) => (m.name === 'error' ? `E ${m.code} ${m.message}` : m.name))).to.deep.equal(['rowDescription', 'E XX000 view exploded', 'readyForQuery']);
+    c.send(encodeFrontend({ type: 'Query', sql: 'SELECT 1' }));
+    expect((await c.until('readyForQuery')).find((m) => m.name === 'dataRow')?.fields).to.deep.equal(['1']);
+    c.end();
+  });
+
   it('cluster.query logs in with a password where pg_hba.conf asks for one', async () => {
     const scram = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES });
     try {

@@ -45,6 +45,7 @@ class CommandLoop {
       }
       const type = await this.readCommand();
       if (this.ignoreTillSync) continue;
+      this.session.settings.catchUpWithReload();
       try {
         await this.dispatch(type.char, new MessageBuffer(type.body, 'ERROR'));
       } catch (err) {

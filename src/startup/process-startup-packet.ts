@@ -56,11 +56,32 @@ function afterRefusal(n: Negotiation, req: 'ssl' | 'gss'): Negotiation {
     .otherwise(() => ({ state: 'both-refused' }) as Negotiation);
 }
 
+/** strerror() for a recv() that failed rather than reached EOF. */
+const RECV_ERRORS: Record<string, string> = {
+  ECONNRESET: 'Connection reset by peer',
+  ETIMEDOUT: 'Connection timed out',
+  EPIPE: 'Broken pipe',
+};
+
+/**
+ * pq_recvbuf(): a failed recv() (e.g. a reset: the client exited with our bytes unread) is
+ * logged as COMMERROR `could not receive data from client: %m` (errcode_for_socket_access,
+ * 08006) before the caller sees EOF; a clean EOF is not. Seen on 15.20 with lib/pq, which
+ * leaves a verified-and-rejected TLS connection to the process exit.
+ */
+function logRecvError(be: Backend): void {
+  const err = be.reader.error as (Error & { code?: string }) | null;
+  const text = err?.code ? RECV_ERRORS[err.code] : undefined;
+  if (!text) return;
+  be.emit({ type: 'error', error: { severity: 'LOG', sqlstate: '08006', message: `could not receive data from client: ${text}` }, toClient: false, toLog: true });
+}
+
 export async function processStartupPacket(be: Backend): Promise<void> {
   let negotiation: Negotiation = { state: 'plain' };
   if (be.settings.serverMajor >= 17) negotiation = await maybeDirectSsl(be);
   for (;;) {
     const read = await be.interruptible(be.reader.readStartupPacket());
+    if (read.kind !== 'packet') logRecvError(be);
     const body = match(read)
       // No bytes at all: a port probe, or a client that refused our answer. Not worth a log line.
       .with({ kind: 'eof' }, () => { throw new ProcExit('eof'); })

@@ -4,8 +4,10 @@
  * client-side refusals), so the server side can count TCP connections and
  * ClientAuthentication_hook calls per driver without the driver installed.
  */
+import type { Clock } from '../../clock.js';
 import type { Random } from '../../random.js';
 import type { ClientTransport } from '../libpq/transport.js';
+import type { ClientTraceListener } from '../trace.js';
 
 export type { ClientTransport } from '../libpq/transport.js';
 
@@ -80,6 +82,10 @@ export interface DriverEnv {
   homeDir?: string | null;
   /** Default: node:fs, null when missing. */
   readFile?: ReadFile;
+  /** Every fork in the driver's connection logic, with the source line it comes from (models that emit them: pgx, lib/pq). */
+  onDecision?: ClientTraceListener;
+  /** Stamps decision events; use the server's clock in-process. Default: wall time. */
+  clock?: Clock;
 }
 
 /** One option of a driver's vocabulary, for `pg-authsim matrix --client NAME`. */

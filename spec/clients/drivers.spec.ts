@@ -34,12 +34,12 @@ import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import postgres from 'postgres';
-import { TestCluster, hookCallLabel, type Trace } from '../../src/testing/index.js';
+import { TestCluster } from '../../src/testing/index.js';
 import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { DRIVER_PROFILES, type DriverResult } from '../../src/clients/drivers/index.js';
-import type { ServerEvent } from '../../src/events.js';
 import { CERTS } from '../support/fixtures.js';
+import { seen } from '../support/driver-transcript.js';
 import { MessageReader } from '../../src/wire/reader.js';
 import { encodeBackend, toErrorResponse, NEGOTIATE_SSL_CODE } from '../../src/wire/codec.js';
 import { duplexPair } from '../../src/server/memory-transport.js';
@@ -132,32 +132,6 @@ const EXTRA: Record<string, Case[]> = {
 
 /** What the driver reported, in the terms each driver exposes. */
 interface Reported { ok: boolean; message?: string; code?: string; name?: string }
-
-/** The server's view of one case. */
-interface Seen { connections: number; hooks: string[]; transcript: string[][] }
-
-function seen(trace: Trace): Seen {
-  const byConnection = new Map<number, ServerEvent[]>();
-  for (const e of trace.events) {
-    if (e.connection === 0) continue;
-    const list = byConnection.get(e.connection) ?? [];
-    list.push(e);
-    byConnection.set(e.connection, list);
-  }
-  const transcript = [...byConnection.values()].map((events) => events.flatMap((e): string[] => {
-    switch (e.type) {
-      case 'ssl-request': return [`SSLRequest→${e.answer}`];
-      case 'tls-established': return ['TLS'];
-      case 'startup-packet': return ['startup'];
-      case 'hba-no-match': return ['no pg_hba.conf entry'];
-      case 'auth-response': return e.message.startsWith('SASLInitialResponse') ? [e.message] : [];
-      case 'hook-invoked': return [`hook ${e.status}`];
-      case 'error': return e.toClient ? [`sent ${e.error.sqlstate}`] : [`logged: ${e.error.message}`];
-      default: return [];
-    }
-  }));
-  return { connections: trace.connectionCount(), hooks: trace.hookCalls().map(hookCallLabel), transcript };
-}
 
 // ---- the real drivers -------------------------------------------------------------------
 

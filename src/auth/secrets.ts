@@ -2,13 +2,15 @@
  * Stored password secrets as PostgreSQL 15 keeps them in pg_authid.rolpassword, and the checks
  * that use them (src/backend/libpq/crypt.c, the secret parts of auth-scram.c, common/md5_common.c).
  */
-import { createHash } from 'node:crypto';
 import type { Random } from '../random.js';
 import {
   SCRAM_DEFAULT_ITERATIONS, SCRAM_DEFAULT_SALT_LEN, SCRAM_KEY_LEN,
   pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPassword,
   scramServerKey, sha256,
-} from './scram-common.js';
+} from '../common/scram-common.js';
+import { pgMd5Encrypt, md5ClientResponse } from '../common/md5.js';
+
+export { pgMd5Encrypt, md5ClientResponse };
 
 export type PasswordType = 'md5' | 'scram-sha-256' | 'plaintext';
 /** The password_encryption GUC values PG 15 accepts. */
@@ -27,10 +29,6 @@ function toBytes(s: string | Buffer): Buffer {
 // ---------------------------------------------------------------------------
 // md5
 
-/** pg_md5_encrypt(): "md5" + hex(md5(passwd ‖ salt)). */
-export function pgMd5Encrypt(passwd: string | Buffer, salt: string | Buffer): string {
-  return 'md5' + createHash('md5').update(toBytes(passwd)).update(toBytes(salt)).digest('hex');
-}
 
 /** The md5 secret CREATE ROLE stores: the role name is the salt. */
 export function md5Secret(user: string, password: string | Buffer): string {
@@ -42,10 +40,6 @@ export function md5ChallengeResponse(secret: string, salt: Buffer): string {
   return pgMd5Encrypt(secret.slice(3), salt);
 }
 
-/** What a client sends for AuthenticationMD5Password: md5(md5(password ‖ user) ‖ salt). */
-export function md5ClientResponse(user: string, password: string | Buffer, salt: Buffer): string {
-  return md5ChallengeResponse(md5Secret(user, password), salt);
-}
 
 // ---------------------------------------------------------------------------
 // SCRAM secrets

@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import { conninfoArrayParse, resolveConnOptions } from './conninfo.js';
 import { connectLibpq, type LibpqAttempt, type LibpqEnv } from './libpq/connect.js';
 import type { QueryResult } from './libpq/connection.js';
+import { PSQL_SOURCES } from './libpq/sources.js';
+import type { ClientDecision, ClientTraceListener, SourceRef } from './trace.js';
 
 export interface PsqlInvocation {
   /** The positional database argument: a name, a conninfo string or a URI (expanded by libpq). */
@@ -78,8 +80,20 @@ export async function runPsql(inv: PsqlInvocation, env: PsqlEnv): Promise<PsqlRe
     return typed ?? '';
   };
 
+  // libpq's events are psql's too: one numbering of TCP connections across the reconnect.
+  const listener: ClientTraceListener | undefined = env.onTrace;
+  const onTrace: ClientTraceListener | undefined = listener
+    ? (e) => listener({ ...e, client: 'psql', attempt: e.attempt + attempts.length })
+    : undefined;
+  const trace = (decision: ClientDecision, source: SourceRef, rule: string, reason: string) => {
+    listener?.({ type: 'client-decision', time: env.clock.now(), client: 'psql', attempt: Math.max(1, attempts.length), decision, reason, source, rule: `psql.${rule}` });
+  };
+
   let password: string | null = null;
-  if (inv.forcePassword) password = await prompt('Password: ');
+  if (inv.forcePassword) {
+    trace('prompt-password', PSQL_SOURCES.forcePrompt, 'force-prompt', 'psql -W: psql asks for the password before it connects at all.');
+    password = await prompt('Password: ');
+  }
 
   let connectCalls = 0;
   for (;;) {
@@ -103,7 +117,7 @@ export async function runPsql(inv: PsqlInvocation, env: PsqlEnv): Promise<PsqlRe
       err(psqlError(`${resolved.error}\n`));
       return { exitCode: PSQL_EXIT_BADCONN, stdout, stderr, terminal, attempts, connectCalls };
     }
-    const r = await connectLibpq(resolved.options, { ...env, warn });
+    const r = await connectLibpq(resolved.options, { ...env, warn, ...(onTrace ? { onTrace } : {}) });
     attempts.push(...r.attempts);
     if (r.ok) {
       for (const n of r.connection.info.notices) err(n);
@@ -126,6 +140,8 @@ export async function runPsql(inv: PsqlInvocation, env: PsqlEnv): Promise<PsqlRe
     // Ask once, and only if the server wanted a password that we did not have.
     if (r.connectionNeedsPassword && password === null && !inv.noPassword) {
       const user = r.user;
+      trace('prompt-password', PSQL_SOURCES.prompt, 'prompt-password',
+        'libpq failed because the server wanted a password and none was given (PQconnectionNeedsPassword). psql has not asked yet and -w was not given, so it prompts for one and connects again from the start.');
       password = await prompt(user ? `Password for user ${user}: ` : 'Password: ');
       continue;
     }

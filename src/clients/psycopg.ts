@@ -31,6 +31,11 @@ import { connectLibpq, PSYCOPG_BINARY_BUILD, type LibpqAttempt } from './libpq/c
 import type { LibpqConnection } from './libpq/connection.js';
 import type { FileAccess } from './libpq/tls.js';
 import { TransportError, type ClientTransport } from './libpq/transport.js';
+import type { ClientTraceListener, SourceRef } from './trace.js';
+
+/** Connection.connect() in psycopg/connection.py of psycopg 3.3.6: one libpq connection per attempt. */
+const CONNECT_LOOP: SourceRef = { file: 'psycopg/connection.py', function: 'Connection.connect', line: 102, version: 'psycopg 3.3.6' };
+const CONNECT_TIMEOUT: SourceRef = { file: 'psycopg/connection.py', function: 'Connection.connect', line: 110, version: 'psycopg 3.3.6' };
 
 export const PSYCOPG_VERSION = '3.3.6';
 /** PQlibVersion() of the wheel's libpq. */
@@ -50,6 +55,8 @@ export interface PsycopgEnv {
   files?: FileAccess;
   passfileReader?: PassfileReader;
   warn?: (line: string) => void;
+  /** Every decision psycopg and its libpq take, numbered across psycopg's attempts (client 'psycopg'). */
+  onTrace?: ClientTraceListener;
 }
 
 /** The exception class psycopg raises (psycopg.OperationalError, psycopg.errors.ConnectionTimeout, ...). */
@@ -101,10 +108,24 @@ export async function psycopgConnect(conninfo: string, env: PsycopgEnv): Promise
     const params: Params = new Map(parsed.values);
     const timeout = timeoutFromConninfo(params, env);
     const planned = await conninfoAttempts(params, env);
-    for (const attempt of planned) {
-      const tried = await connectAttempt(attempt, timeout, env);
+    let tcp = 0;
+    for (const [i, attempt] of planned.entries()) {
+      const listener = env.onTrace;
+      const before = tcp;
+      const onTrace: ClientTraceListener | undefined = listener ? (e) => listener({ ...e, client: 'psycopg', attempt: e.attempt + before }) : undefined;
+      const tried = await connectAttempt(attempt, timeout, { ...env, ...(onTrace ? { onTrace } : {}) });
       attempts.push(tried.record);
+      tcp += tried.record.connections.length;
       if (tried.connection) return { ok: true, connection: tried.connection, attempts };
+      const at = { type: 'client-decision' as const, time: env.clock.now(), client: 'psycopg', attempt: Math.max(1, tcp) };
+      if (tried.record.error?.type === 'ConnectionTimeout') {
+        listener?.({ ...at, decision: 'give-up', source: CONNECT_TIMEOUT, rule: 'psycopg.connect-timeout',
+          reason: `psycopg's own connect timeout (${timeout} s) ran out while libpq was still connecting: this attempt ends as "connection timeout expired".` });
+      }
+      if (i + 1 < planned.length) {
+        listener?.({ ...at, decision: 'next-host', source: CONNECT_LOOP, rule: 'psycopg.next-attempt',
+          reason: 'psycopg tries each host (and each address of it) as a separate libpq connection, and moves on after any failure, a wrong password included.' });
+      }
     }
     const failures = attempts.map((a) => a.error!);
     const last = failures[failures.length - 1]!;
@@ -244,6 +265,7 @@ async function connectAttempt(
   if (!resolved.ok) return fail('OperationalError', `connection is bad: ${cleanErrorMessage(resolved.error)}`);
   const r = await connectLibpq(resolved.options, {
     transport: env.transport, clock: env.clock, random: env.random, version: 18, build: PSYCOPG_BINARY_BUILD,
+    ...(env.onTrace ? { onTrace: env.onTrace } : {}),
     pollingApi: true, abandonAt: env.clock.now() + timeoutSeconds * 1000,
     environ: env.environ ?? {}, osUser: env.osUser ?? os.userInfo().username, homeDir: env.homeDir ?? null,
     ...(env.files ? { files: env.files } : {}), ...(env.warn ? { warn: env.warn } : {}),

@@ -25,6 +25,10 @@ export type ClientDecision =
   | 'request-gssenc'
   /** Start TLS at once (sslnegotiation=direct). */
   | 'direct-ssl'
+  /** The server accepted the SSLRequest ('S'): run the TLS handshake on this connection. */
+  | 'start-tls'
+  /** Send the StartupMessage (over TLS, or in plaintext when the settings allow or ask for that). */
+  | 'send-startup'
   /** Go on in plaintext on the same connection (e.g. SSLRequest answered N under prefer). */
   | 'continue-plaintext'
   /** Refuse to go on (e.g. N under require). */
@@ -54,6 +58,11 @@ export interface ClientTraceEvent {
   /** One sentence a learner can follow: why the driver did this, in terms of what it saw and its settings. */
   reason: string;
   source: SourceRef;
+  /**
+   * A stable name for the rule applied (e.g. 'libpq.server-error.retry-without-ssl'), so tools
+   * can compare two runs (`explain --compare`) without comparing sentences.
+   */
+  rule?: string;
 }
 
 export type ClientTraceListener = (e: ClientTraceEvent) => void;

@@ -17,6 +17,7 @@ import { Trace } from './trace.js';
 import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
+import type { ClientTraceListener } from '../clients/trace.js';
 
 export type ConfValue = string | number | boolean;
 
@@ -80,7 +81,11 @@ export class TestCluster {
    * Without a password, `prompt` answers psql's password prompt; without it,
    * psql behaves as with -w.
    */
-  async psql(conninfo: string, opts: { password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string } = {}): Promise<PsqlResult> {
+  async psql(conninfo: string, opts: {
+    password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string;
+    /** Every decision psql and libpq take, with the reason and the source line (see src/clients/trace.ts). */
+    onTrace?: ClientTraceListener;
+  } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
     return runPsql(
@@ -89,6 +94,7 @@ export class TestCluster {
         transport: inProcessTransport(this.server), clock: this.clock, random: new SeededRandom(this.clientSeed++), version: opts.libpq ?? 15,
         environ: opts.password !== undefined ? { PGPASSWORD: opts.password } : {}, homeDir: null, osUser: 'postgres',
         ...(opts.prompt ? { prompt: opts.prompt } : {}),
+        ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
       },
     );
   }

@@ -15,6 +15,13 @@ import { connectPostgresJs } from './postgres-js.js';
 import type { ConnectRequest, DriverEnv, DriverOption, DriverProfile, DriverResult } from './types.js';
 
 export * from './types.js';
+export {
+  runDriver, DriverRun, refusedBeforeConnecting, startupMessage, sourceTable, src, randomOf, readFileOf, environOf,
+  type DriverDefinition, type AttemptSpec, type AttemptEnd, type AuthResponder, type AuthContext, type AuthStep,
+  type Failure, type NextStep, type SslAnswerAction, type EngineStep,
+} from './engine.js';
+export { DriverScram, type DriverScramOptions } from './scram.js';
+export { DriverSocket } from './wire.js';
 export { connectNodePostgres, nodePostgresParams, parseConnectionString, type NodePostgresConfig, type NodePostgresModelOptions, type NodePgSslObject } from './node-postgres.js';
 export { connectPostgresJs, postgresJsParams, type PostgresJsOptions, type PostgresJsModelOptions } from './postgres-js.js';
 export { connectPgjdbc, pgjdbcSslMode, pgjdbcServerMessage, PGJDBC_SSLMODES, type PgjdbcProperties } from './pgjdbc.js';

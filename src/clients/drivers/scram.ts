@@ -6,7 +6,7 @@
 import type { Random } from '../../random.js';
 import {
   hmacSha256, pgB64Decode, scramClientKey, scramPreparePassword, scramSaltedPassword, scramServerKey, sha256, xorBuffers,
-} from '../../auth/scram-common.js';
+} from '../../common/scram-common.js';
 
 export interface DriverScramOptions {
   mechanism: string;

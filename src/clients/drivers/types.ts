@@ -82,10 +82,14 @@ export interface DriverEnv {
   homeDir?: string | null;
   /** Default: node:fs, null when missing. */
   readFile?: ReadFile;
-  /** Every fork in the driver's connection logic, with the source line it comes from (models that emit them: pgx, lib/pq). */
-  onDecision?: ClientTraceListener;
-  /** Stamps decision events; use the server's clock in-process. Default: wall time. */
+  /** Time stamps of trace events (the server's clock in-process). Default: real time. */
   clock?: Clock;
+  /**
+   * Told every decision the driver takes (open a connection, ask for SSL, go on in plaintext,
+   * answer an authentication request, retry, give up), with the reason and the line of the
+   * driver's own source it follows. `client` is the profile name.
+   */
+  onTrace?: ClientTraceListener;
 }
 
 /** One option of a driver's vocabulary, for `pg-authsim matrix --client NAME`. */

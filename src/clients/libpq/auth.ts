@@ -3,10 +3,10 @@
  * libpq's fe-auth.c, for the versions modelled. Pure: given an AuthenticationRequest it
  * returns the messages to send or libpq's error text; the caller does the I/O.
  */
-import { createHash } from 'node:crypto';
 import type { Random } from '../../random.js';
-import { ScramClient, ScramClientError, selectSaslMechanism } from '../../auth/scram-client.js';
-import { SCRAM_SHA_256_PLUS_NAME } from '../../auth/scram-common.js';
+import { ScramClient, ScramClientError, selectSaslMechanism } from './scram-client.js';
+import { SCRAM_SHA_256_PLUS_NAME } from '../../common/scram-common.js';
+import { md5ClientResponse } from '../../common/md5.js';
 import { encodeFrontend, type FrontendMessage } from '../../wire/codec.js';
 import type { ConnOptions } from '../conninfo.js';
 import { NO_PASSWORD_SUPPLIED } from './messages.js';
@@ -30,9 +30,7 @@ export type AuthStep =
 
 /** md5 + md5hex(md5hex(password ‖ user) ‖ salt), as pg_password_sendauth builds it. */
 export function md5PasswordResponse(password: string, user: string, salt: Buffer): string {
-  const inner = createHash('md5').update(Buffer.from(password, 'utf8')).update(Buffer.from(user, 'utf8')).digest('hex');
-  const outer = createHash('md5').update(Buffer.from(inner, 'latin1')).update(salt).digest('hex');
-  return `md5${outer}`;
+  return md5ClientResponse(user, password, salt);
 }
 
 /**
@@ -47,6 +45,8 @@ export class AuthExchange {
   private scram: ScramClient | null = null;
   /** Non-fatal remarks libpq appends to errorMessage (SCRAM garbage warnings). */
   readonly notes: string[] = [];
+  /** The mechanisms the server offered in AuthenticationSASL (for the trace). */
+  saslOffered: string[] | null = null;
 
   constructor(
     private readonly opts: ConnOptions,
@@ -163,6 +163,7 @@ export class AuthExchange {
       if (name === '') break;
       mechanisms.push(name);
     }
+    this.saslOffered = mechanisms;
     let mechanism: string;
     try {
       // Selection itself is the same for prefer and require; libpq checks require afterwards with its own words.
@@ -217,6 +218,11 @@ export class AuthExchange {
   }
 
   private proofSent = false;
+
+  /** The SASL mechanism chosen, once there is one. */
+  get mechanism(): string | null {
+    return this.scram?.mechanism ?? null;
+  }
 }
 
 /** auth_method_description() (16) */

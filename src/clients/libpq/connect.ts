@@ -24,18 +24,20 @@ import type * as tls from 'node:tls';
 import { match } from 'ts-pattern';
 import type { Clock } from '../../clock.js';
 import type { Random } from '../../random.js';
-import { tlsServerEndPointHash } from '../../auth/scram.js';
+import { tlsServerEndPointHash } from '../../common/cert-hash.js';
 import { PG_PROTOCOL_3_0, protocolVersionOf, type StartupParam } from '../../wire/messages.js';
 import { decodeBackend, WireDecodeError } from '../../wire/codec.js';
 import { libpqOptions, DEF_PGPORT_STR, type ConnHost, type ConnOptions } from '../conninfo.js';
 import type { PassfileReader } from '../pgpass.js';
 import { AuthExchange, AUTH_REQ } from './auth.js';
 import { LibpqConnection } from './connection.js';
-import { formatServerMessage, SERVER_CLOSED_UNEXPECTEDLY } from './messages.js';
-import { negotiationFor, type EncryptionNegotiation } from './negotiation.js';
+import { formatServerMessage, NO_PASSWORD_SUPPLIED, SERVER_CLOSED_UNEXPECTEDLY } from './messages.js';
+import { negotiationFor, ENC, type AllowedMethodsNegotiation, type EncryptionNegotiation } from './negotiation.js';
 import { initializeSsl, openClientSsl, fsFileAccess, type FileAccess } from './tls.js';
 import { strerror, TransportError, type ClientTransport } from './transport.js';
 import { ClientWire, closeGracefully } from './wire.js';
+import { libpqSource, type LibpqRule } from './sources.js';
+import type { ClientDecision, ClientTraceListener } from '../trace.js';
 
 /**
  * How a libpq binary was built, where that shows: whether GSSAPI is compiled in (the
@@ -99,6 +101,12 @@ export interface LibpqEnv {
   warn?: (line: string) => void;
   /** A Kerberos credential cache. Not modelled: GSS encryption is never tried. */
   gssCredentials?: false;
+  /**
+   * Told every decision libpq takes while connecting (open a connection, ask for SSL, retry
+   * without it, give up, ...), with the reason and the fe-connect.c / fe-auth.c line it follows.
+   * Events name the client 'libpq' and number TCP connections from 1 within this call.
+   */
+  onTrace?: ClientTraceListener;
 }
 
 export type AttemptOutcome =
@@ -216,6 +224,8 @@ class Connector {
   private deadlineFor = '';
 
   private abandoned = false;
+  /** The last decision traced, so a failure nobody explained still ends the story with a give-up. */
+  private lastDecision: ClientDecision | null = null;
 
   constructor(private readonly o: ConnOptions, private readonly env: LibpqEnv) {
     this.hosts = o.hosts.map((h) => ({ ...h }));
@@ -230,6 +240,27 @@ class Connector {
       const j = this.env.random.int(0, i);
       [list[i], list[j]] = [list[j]!, list[i]!];
     }
+  }
+
+  /** One client-decision event, if anyone listens. */
+  private trace(decision: ClientDecision, rule: LibpqRule, reason: string): void {
+    this.lastDecision = decision;
+    const listener = this.env.onTrace;
+    if (!listener) return;
+    listener({
+      type: 'client-decision', time: this.env.clock.now(), client: 'libpq', attempt: Math.max(1, this.attempts.length),
+      decision, reason, source: libpqSource(this.env.version, rule), rule: `libpq.${rule}`,
+    });
+  }
+
+  /** What sslmode allows, in words, for reasons. */
+  private get sslmodeText(): string {
+    return `sslmode=${this.o.sslmode}`;
+  }
+
+  /** The error the server sent, as a learner reads it: "FATAL 28P01 password authentication failed for user "x"". */
+  private static serverErrorText(f: { severity: string; code: string; message: string }): string {
+    return `${f.severity} ${f.code}: ${f.message}`;
   }
 
   private append(text: string): void {
@@ -355,6 +386,7 @@ class Connector {
         }
         // Give up on this address; the next one (if any) gets a fresh timer.
         this.append('timeout expired');
+        this.trace('next-host', 'timeout', `connect_timeout ran out while waiting for the server; libpq gives up on this address and tries the next address or host, if there is one.`);
         this.endAttempt({ kind: 'timeout' }, 'next-address');
         this.dropConnection();
         this.tryNextAddr = true;
@@ -380,6 +412,12 @@ class Connector {
     }
     if (this.attempt) this.endAttempt(this.attempt.outcome, 'stop');
     this.dropConnection();
+    if (!this.abandoned && this.lastDecision !== 'give-up' && this.lastDecision !== 'hang-up') {
+      const last = this.errorMessage.trimEnd().split('\n').at(-1) ?? '';
+      this.trace('give-up', 'error-return', this.lastDecision === 'next-host'
+        ? 'No host or address is left to try: libpq reports every failure it collected.'
+        : `libpq stops here and reports: ${last}`);
+    }
     return {
       ok: false,
       errorMessage: this.errorMessage,
@@ -508,6 +546,7 @@ class Connector {
       outcome: { kind: 'closed' }, then: 'stop',
     };
     this.attempts.push(this.attempt);
+    this.traceConnect(address, unix);
     const opening = unix
       ? (this.env.transport.openUnix ? this.env.transport.openUnix(address) : Promise.reject(new TransportError('ENOENT')))
       : this.env.transport.open(address, this.portNumber);
@@ -538,6 +577,7 @@ class Connector {
         ? '\tIs the server running locally and accepting connections on that socket?'
         : '\tIs the server running on that host and accepting TCP/IP connections?';
       this.append(`${strerror(code)}\n${where}`);
+      this.trace('next-host', 'connect-failed', `The connection could not be opened (${strerror(code)}); libpq moves on to the next address or host, if there is one.`);
       this.endAttempt({ kind: 'connect-failed', message: strerror(code) }, 'next-address');
       this.tryNextAddr = true;
       return { s: 'advance' };
@@ -584,15 +624,18 @@ class Connector {
         throw new Error('GSSAPI encryption is not modelled (no credential cache is ever present)');
       })
       .with({ kind: 'ssl-request' }, () => {
+        this.trace('request-ssl', 'ssl-request', this.sslRequestReason());
         this.wire!.send({ type: 'SSLRequest' });
         this.attempt!.sslRequested = true;
         return { s: 'ssl-startup' } as State;
       })
       .with({ kind: 'direct-ssl' }, () => {
+        this.trace('direct-ssl', 'direct-ssl', 'sslnegotiation=direct: libpq starts the TLS handshake at once (ALPN "postgresql"), without an SSLRequest.');
         this.attempt!.directSsl = true;
         return { s: 'ssl-startup', direct: true } as State;
       })
       .with({ kind: 'startup' }, () => {
+        this.trace('send-startup', 'send-startup', this.startupReason());
         this.wire!.send({ type: 'StartupMessage', protocolVersion: protocolVersionOf(PG_PROTOCOL_3_0), params: this.startupParams() });
         return { s: 'awaiting-response' } as State;
       })
@@ -639,8 +682,117 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
       message = code && !reset ? `could not receive data from server: ${strerror(code)}` : SERVER_CLOSED_UNEXPECTEDLY;
     }
     this.append(message);
+    this.trace('give-up', 'error-return', `The server closed the connection without a message (${message.split('\n')[0]}): libpq gives up.`);
     this.endAttempt(code && !reset ? { kind: 'client-error', message } : { kind: 'closed' }, 'stop');
     return { s: 'failed' };
+  }
+
+  // ---- the trace's reasons ---------------------------------------------------------------
+
+  /** Whether the current TCP connection is a prefer/allow (or application_name) retry. */
+  private isRetry = false;
+
+  private traceConnect(address: string, unix: boolean): void {
+    this.isRetry = this.lastDecision === 'retry-new-connection';
+    const where = unix ? `the Unix-domain socket ${address}`
+      : `${this.displayedHost}${address !== this.displayedHost ? ` (${address})` : ''}, port ${this.displayedPort}`;
+    const which = this.hosts.length > 1 ? ` (host ${this.whichhost + 1} of ${this.hosts.length})` : '';
+    this.trace('connect', 'connect', this.isRetry
+      ? `libpq opens a new TCP connection to ${where}, for the retry.`
+      : `libpq opens a TCP connection to ${where}${which}.`);
+  }
+
+  private sslRequestReason(): string {
+    const m = this.o.sslmode;
+    if (m === 'allow') return 'sslmode=allow: the plaintext try failed, so this connection asks for SSL: libpq sends SSLRequest before the startup packet.';
+    if (m === 'prefer') return 'sslmode=prefer: libpq tries SSL first, so it sends SSLRequest before the startup packet.';
+    return `${this.sslmodeText} requires SSL: libpq sends SSLRequest before the startup packet.`;
+  }
+
+  private startupReason(): string {
+    const what = `the startup packet (user=${this.o.user}${this.o.dbname ? `, database=${this.o.dbname}` : ''})`;
+    if (this.sslInUse) return `TLS is up (${this.tlsInfo?.protocol ?? 'TLS'}): libpq sends ${what} inside it.`;
+    if (this.host.type === 'unix') return `Unix-domain socket: libpq never uses SSL there, so ${what} goes in plaintext.`;
+    if (this.lastDecision === 'continue-plaintext') return `libpq sends ${what} in plaintext, on the connection the server refused SSL on.`;
+    const m = this.o.sslmode;
+    if (m === 'disable') return `sslmode=disable: no SSL, so ${what} goes in plaintext.`;
+    if (this.isRetry && (m === 'prefer' || m === 'allow')) return `This is the retry without SSL (sslmode=${m}): ${what} goes in plaintext.`;
+    if (m === 'allow') return `sslmode=allow tries plaintext first: ${what} goes unencrypted.`;
+    return `libpq sends ${what} in plaintext.`;
+  }
+
+  /** What libpq answered to an authentication request, or why it refused to. */
+  private traceAuth(areq: number, step: { ok: true } | { ok: false; error: string }): void {
+    if (areq === AUTH_REQ.OK && step.ok) return;
+    const auth = this.auth!;
+    if (!step.ok) {
+      if (step.error === NO_PASSWORD_SUPPLIED) {
+        const asked = areq === AUTH_REQ.SASL ? `SCRAM (${auth.saslOffered?.join(', ') ?? 'SASL'})` : areq === AUTH_REQ.MD5 ? 'an MD5-hashed password' : 'a password';
+        this.trace('hang-up', areq === AUTH_REQ.SASL ? 'sasl-no-password' : 'password-no-password',
+          `The server asks for ${asked} and libpq has none (no password option, no PGPASSWORD, no password file entry): it hangs up ("fe_sendauth: no password supplied"), and the server sees the client go away (EOF).`);
+        return;
+      }
+      const ownRule = /channel binding|authentication method requirement|without a valid SSL certificate/.test(step.error);
+      this.trace('give-up', ownRule ? 'check-expected-areq' : 'sendauth-failed',
+        `libpq refuses to go on: ${step.error}. A failure the client finds by itself is never retried with other encryption.`);
+      return;
+    }
+    switch (areq) {
+      case AUTH_REQ.SASL: {
+        const mech = auth.mechanism ?? 'SCRAM-SHA-256';
+        const offered = auth.saslOffered?.join(', ') ?? '';
+        const plus = mech === 'SCRAM-SHA-256-PLUS';
+        const why = plus
+          ? `TLS is up and channel_binding=${this.o.channelBinding}, so libpq picks ${mech}, which binds the exchange to the server's certificate,`
+          : this.sslInUse
+            ? (this.o.channelBinding === 'disable' ? `channel_binding=disable, so libpq picks ${mech}` : `the server did not offer SCRAM-SHA-256-PLUS, so libpq picks ${mech}`)
+            : `no TLS, so channel binding is impossible and libpq picks ${mech}`;
+        this.trace('auth-response', plus ? 'sasl-plus' : 'sasl-plain', `The server asks for SASL authentication (offered: ${offered}); ${why} and sends its client-first message.`);
+        return;
+      }
+      case AUTH_REQ.SASL_CONT:
+        this.trace('auth-response', 'sasl-continue', 'The server sent its SCRAM challenge (nonce, salt, iteration count): libpq derives the keys from the password and answers with its proof.');
+        return;
+      case AUTH_REQ.SASL_FIN:
+        this.trace('auth-response', 'sasl-continue', "The server proved it knows the password's verifier (its signature checks out), so libpq waits for AuthenticationOk.");
+        return;
+      case AUTH_REQ.MD5:
+        this.trace('auth-response', 'password-sendauth', 'The server asks for an MD5-hashed password (with a 4-byte salt): libpq sends md5(md5(password + user) + salt).');
+        return;
+      case AUTH_REQ.PASSWORD:
+        this.trace('auth-response', 'password-sendauth', `The server asks for the password in clear text: libpq sends it${this.sslInUse ? ' (inside TLS)' : ', readable by anyone on the path (no TLS)'}.`);
+        return;
+      default:
+    }
+  }
+
+  /** The prefer/allow decision after an ErrorResponse before AuthenticationOk. */
+  private traceServerError(what: string, next: 'reconnect' | 'fail'): void {
+    const m = this.o.sslmode;
+    const ssl = this.sslInUse;
+    if (this.env.version <= 16) {
+      if (next === 'reconnect') {
+        this.trace('retry-new-connection', ssl ? 'server-error-retry-prefer' : 'server-error-retry-allow', ssl
+          ? `${what} This connection used SSL and sslmode=prefer also allows plaintext, so libpq tries once more without SSL, on a new connection.`
+          : `${what} This connection was plaintext and sslmode=allow also allows SSL, so libpq tries once more with SSL, on a new connection.`);
+        return;
+      }
+      const why = m === 'disable' ? 'sslmode=disable has nothing else to try'
+        : m === 'prefer' ? (ssl ? 'sslmode=prefer already retried'
+          : this.isRetry ? 'sslmode=prefer already tried SSL, and this was its one retry without it' : 'the server refused SSL, so plaintext was the only way left')
+          : m === 'allow' ? (ssl ? 'sslmode=allow already tried plaintext, and this was the SSL try' : 'sslmode=allow has no SSL try left')
+            : `${this.sslmodeText} allows SSL only`;
+      this.trace('give-up', 'server-error-fail', `${what} ${why}, so libpq gives up and reports the error.`);
+      return;
+    }
+    const name = (e: number | null) => (e === ENC.SSL ? 'SSL' : e === ENC.GSSAPI ? 'GSSAPI encryption' : 'plaintext');
+    if (next === 'reconnect') {
+      const now = (this.neg as AllowedMethodsNegotiation).currentMethod;
+      this.trace('retry-new-connection', ssl ? 'server-error-retry-prefer' : 'server-error-retry-allow',
+        `${what} libpq marks ${name(ssl ? ENC.SSL : ENC.PLAINTEXT)} as failed and tries the next method ${this.sslmodeText} allows, ${name(now)}, on a new connection.`);
+      return;
+    }
+    this.trace('give-up', 'server-error-fail', `${what} No encryption method that ${this.sslmodeText} allows is left to try, so libpq gives up and reports the error.`);
   }
 
   // ---- CONNECTION_SSL_STARTUP -----------------------------------------------------------
@@ -661,28 +813,37 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
     const c = String.fromCharCode(answer);
     if (c === 'N') {
       const r = this.neg.sslRefused();
+      const refused = 'The server answered N: it does not do SSL (ssl = off).';
       if (r.kind === 'error') {
+        this.trace('give-up', 'ssl-refused-required', `${refused} ${this.o.sslmode === 'allow'
+          ? 'sslmode=allow already tried plaintext and SSL was the last thing left'
+          : `${this.sslmodeText} requires SSL`}, so libpq gives up.`);
         this.append(r.message);
         this.endAttempt({ kind: 'client-error', message: r.message }, 'stop');
         return { s: 'failed' };
       }
       if (r.kind === 'reconnect') {
+        this.trace('retry-new-connection', 'ssl-refused-continue', `${refused} The next method left, direct SSL, cannot start on this connection, so libpq opens a new one.`);
         this.endAttempt({ kind: 'closed' }, 'new-connection');
         return { s: 'new-connection' };
       }
+      this.trace('continue-plaintext', 'ssl-refused-continue', `${refused} ${this.sslmodeText} allows plaintext, so libpq goes on without encryption on this same connection.`);
       return { s: 'made' };
     }
     if (c === 'E') {
+      this.trace('give-up', 'ssl-error-response', 'The server answered the SSLRequest with an error (E) instead of S or N. libpq does not read it, since the server is not authenticated yet (CVE-2024-10977), and gives up without a retry.');
       // CVE-2024-10977: the server is not authenticated yet, so its text is not shown.
       this.append('server sent an error response during SSL exchange');
       this.endAttempt({ kind: 'client-error', message: 'server sent an error response during SSL exchange' }, 'stop');
       return { s: 'failed' };
     }
     if (c !== 'S') {
+      this.trace('give-up', 'error-return', `The server answered the SSLRequest with "${c}", which is neither S nor N: libpq gives up.`);
       this.append(`received invalid response to SSL negotiation: ${c}`);
       this.endAttempt({ kind: 'client-error', message: `received invalid response to SSL negotiation: ${c}` }, 'stop');
       return { s: 'failed' };
     }
+    this.trace('start-tls', 'ssl-accepted', 'The server answered S: it accepts SSL, so libpq starts the TLS handshake on this connection.');
     return null;
   }
 
@@ -701,6 +862,7 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
     }));
     if (!hs.ok) return this.tlsFailure(hs.error);
     if (leftover.length > 0) {
+      this.trace('give-up', 'error-return', 'Bytes arrived unencrypted right after the S, before the TLS handshake: they could have been injected, so libpq gives up.');
       hs.socket.destroy();
       this.append('received unencrypted data after SSL response');
       this.endAttempt({ kind: 'client-error', message: 'received unencrypted data after SSL response' }, 'stop');
@@ -718,6 +880,12 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
   private tlsFailure(message: string): State {
     this.append(message);
     const next = this.neg.tlsFailed();
+    const what = `The TLS handshake failed (${message.split('\n')[0]}).`;
+    if (next === 'reconnect') {
+      this.trace('retry-new-connection', 'tls-failed-retry', `${what} ${this.sslmodeText} also allows plaintext, so libpq tries again without SSL, on a new connection.`);
+    } else {
+      this.trace('give-up', 'tls-failed', `${what} ${this.o.sslmode === 'allow' ? 'sslmode=allow already tried plaintext' : `${this.sslmodeText} does not allow going on without SSL`}, so libpq gives up.`);
+    }
     this.endAttempt({ kind: 'client-error', message }, next === 'reconnect' ? 'new-connection' : 'stop');
     return next === 'reconnect' ? { s: 'new-connection' } : { s: 'failed' };
   }
@@ -772,6 +940,7 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
         clientCertSent: this.clientCertSent,
       });
       for (const note of this.auth!.notes.splice(0)) this.append(note);
+      this.traceAuth(areq, step);
       if (!step.ok) {
         this.append(step.error);
         this.endAttempt({ kind: 'client-error', message: step.error }, 'stop');
@@ -796,7 +965,9 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
     }
     this.append(formatServerMessage(fields, true));
     const outcome: AttemptOutcome = { kind: 'server-error', sqlstate: fields.code, severity: fields.severity, message: fields.message, afterAuthOk: false };
+    const what = `The server sent an error before authentication completed (${Connector.serverErrorText(fields)}).`;
     if (fields.code === ERRCODE_CANNOT_CONNECT_NOW) {
+      this.trace('next-host', 'server-error-next-host', `${what} 57P03 means "cannot connect now": another encryption would not help, so libpq tries the next host, if there is one.`);
       // Not in a state to accept us: no point changing encryption, go to the next host.
       this.endAttempt(outcome, 'next-host');
       this.tryNextHost = true;
@@ -808,6 +979,7 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
       this.append(`password retrieved from file "${this.o.passfile}"`);
     }
     const next = this.neg.serverError({ sslInUse: this.sslInUse, gssInUse: false });
+    this.traceServerError(what, next);
     this.endAttempt(outcome, next === 'reconnect' ? 'new-connection' : 'stop');
     return next === 'reconnect' ? { s: 'new-connection' } : { s: 'failed' };
   }
@@ -845,9 +1017,11 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
           if (this.sendAppname && (this.o.applicationName !== null || this.o.fallbackApplicationName !== null)
             && msg.fields.code === ERRCODE_APPNAME_UNKNOWN) {
             this.sendAppname = false;
+            this.trace('retry-new-connection', 'appname-retry', `The server rejected the session with 42704 while application_name was sent, as servers before 9.0 do: libpq retries once without it, on a new connection.`);
             this.endAttempt(outcome, 'new-connection');
             return { s: 'new-connection' };
           }
+          this.trace('give-up', 'after-auth-error', `The server authenticated the client but then refused the session (${Connector.serverErrorText(msg.fields)}). Errors after authentication are never retried.`);
           this.endAttempt(outcome, 'stop');
           return { s: 'failed' };
         }
@@ -864,6 +1038,7 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
   private async checkTarget(): Promise<State> {
     const tsa = this.preferStandbyPass2 ? 'any' : this.o.targetSessionAttrs;
     const reject = (message: string): State => {
+      this.trace('next-host', 'target-mismatch', `Logged in, but target_session_attrs=${tsa} wants another kind of server (${message}): libpq ends this session and tries the next host.`);
       this.append(message);
       this.endAttempt({ kind: 'rejected', message }, 'next-host');
       this.wire!.send({ type: 'Terminate' });
@@ -898,6 +1073,7 @@ ${SERVER_CLOSED_UNEXPECTEDLY}`;
       if (tsa === 'primary' && hot) return reject('server is in hot standby mode');
       if (tsa !== 'primary' && !hot) return reject('server is not in hot standby mode');
     }
+    this.trace('done', 'connected', `Authenticated and ready for queries (ReadyForQuery), ${this.sslInUse ? `over ${this.tlsInfo?.protocol ?? 'TLS'}` : 'in plaintext'}: the connection is made.`);
     this.endAttempt({ kind: 'connected' }, 'done');
     return { s: 'ok' };
   }

@@ -391,7 +391,7 @@ describe('Go drivers: pgx and lib/pq models vs the real drivers (pg-authsim over
     ]);
     const decisions: ClientTraceEvent[] = [];
     const inProcess = inProcessTransport(lane.virtual.server, { hosts: ALIAS ? { [ALIAS]: ['127.0.0.1'] } : {} });
-    const modelVirtual = await lane.onSim(lane.virtual, 5432, () => model(5432, inProcess, { onDecision: (e) => decisions.push(e), clock: lane.virtual.clock }));
+    const modelVirtual = await lane.onSim(lane.virtual, 5432, () => model(5432, inProcess, { onTrace: (e) => decisions.push(e), clock: lane.virtual.clock }));
     return { real, postgres, modelTcp, modelVirtual, decisions };
   }
 
@@ -494,11 +494,19 @@ describe('Go drivers: pgx and lib/pq models vs the real drivers (pg-authsim over
       expect(decisions.map((d) => [d.attempt, d.decision, `${d.source.file}:${d.source.line}`])).to.deep.equal([
         [1, 'connect', 'pgconn/pgconn.go:233'],
         [1, 'request-ssl', 'pgconn/pgconn.go:358'],
+        [1, 'start-tls', 'pgconn/pgconn.go:368'],
+        [1, 'send-startup', 'pgconn/pgconn.go:265'],
         [1, 'auth-response', 'pgconn/auth_scram.go:33'],
+        [1, 'auth-response', 'pgconn/auth_scram.go:54'],
         [1, 'retry-new-connection', 'pgconn/pgconn.go:151'],
         [2, 'connect', 'pgconn/pgconn.go:233'],
+        [2, 'send-startup', 'pgconn/pgconn.go:265'],
         [2, 'auth-response', 'pgconn/auth_scram.go:33'],
+        [2, 'auth-response', 'pgconn/auth_scram.go:54'],
+        // The last config's error is the one returned: wrapped by connect() as "failed SASL auth".
+        [2, 'give-up', 'pgconn/pgconn.go:318'],
       ]);
+      expect(decisions.find((d) => d.decision === 'retry-new-connection')!.reason).to.include('not a *PgError');
     });
 
     it('pgx, prefer, wrong md5 password: the bare 28P01 stops the chain', () => {

@@ -83,7 +83,6 @@ export function goHandshakeCheck(name: string | null): (peer: tls.PeerCertificat
 const GO_CHECK_FAILED = 'GO_X509_CHECK';
 
 /** A failed handshake as Go reports it: the check's own text, or io.EOF for a handshake the server cut short. */
-export function goTlsError(failure: Extract<TlsResult, { ok: false }>): string {
-  const e = failure.error as Error & { code?: string };
+export function goTlsError(e: Error & { code?: string }): string {
   return e.code === GO_CHECK_FAILED ? e.message : 'EOF';
 }

@@ -32,40 +32,47 @@
  *    driver.ErrBadConn, which lib/pq's open never returns: one connect, one TCP connection.
  * 8. PingContext then runs the simple query ";" (conn_go18.go:90-100); db.Close() sends Terminate.
  *
- * Not modelled: ~/.pgpass (the model assumes none), client certificates (sslcert/sslkey and
- * ~/.postgresql/postgresql.crt), sslinline, connect_timeout, Unix sockets, Kerberos.
+ * Not modelled: the Ping's ";" (it follows ReadyForQuery and changes no hook call or connection
+ * count; the model sends Terminate at once), ~/.pgpass (the model assumes none), client
+ * certificates (sslcert/sslkey and ~/.postgresql/postgresql.crt), sslinline, connect_timeout,
+ * Unix sockets, Kerberos, Go's dialer racing several addresses of one name (the model dials the
+ * first). The leaked connection of rule 3 is closed at once (FIN) by the model.
  * Checked case by case against the real lib/pq built on this machine: spec/clients/go-drivers.spec.ts.
+ *
+ * A policy file over engine.ts: one attempt, no `next`.
  */
 import type * as tls from 'node:tls';
-import { match } from 'ts-pattern';
-import { md5ClientResponse } from '../../auth/secrets.js';
-import type { ErrorFields, StartupParam } from '../../wire/codec.js';
-import type { ClientDecision, SourceRef } from '../trace.js';
-import { AttemptLog, environOf, nextAuthEvent, openSocket, randomOf, readFileOf, startupMessage, type AuthEvent } from './exchange.js';
+import { md5ClientResponse } from '../../common/md5.js';
+import type { StartupParam } from '../../wire/codec.js';
+import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { goCertificateCheck, goHandshakeCheck, goTlsError } from './go-tls.js';
 import { DriverScram } from './scram.js';
-import type { AttemptOutcome, DriverEnv, DriverResult, Encryption } from './types.js';
-import type { DriverSocket } from './wire.js';
+import type { DriverEnv, DriverError, DriverResult } from './types.js';
 
 export const LIBPQ_GO_VERSION = 'lib/pq 1.10.7 through database/sql, Go 1.19';
 /** The sslmode words lib/pq accepts; allow and prefer are refused. */
 export const LIBPQ_GO_SSLMODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 
-const src = (file: string, line: number, fn?: string): SourceRef => ({ file, line, ...(fn ? { function: fn } : {}), version: 'lib/pq 1.10.7' });
-const SRC = {
-  defaultRequire: src('ssl.go', 21, 'ssl'),
-  unsupported: src('ssl.go', 51, 'ssl'),
-  dialFirst: src('conn.go', 356, 'open'),
-  sslRequest: src('conn.go', 1102, 'ssl'),
-  notSupported: src('conn.go', 1113, 'ssl'),
-  verifyAfter: src('ssl.go', 82, 'ssl'),
-  handshake: src('conn.go', 1170, 'startup'),
-  cleartext: src('conn.go', 1196, 'auth'),
-  md5: src('conn.go', 1209, 'auth'),
-  scram: src('conn.go', 1277, 'auth'),
-  fatal: src('conn.go', 1040, 'recv'),
-  ping: src('conn_go18.go', 94, 'Ping'),
-} as const;
+const V = 'lib/pq 1.10.7';
+/** Where each step lives in lib/pq 1.10.7 (/usr/share/gocode/src/github.com/lib/pq). */
+const SOURCES = sourceTable(V, 'conn.go', {
+  connect: ['open', 356],
+  'ssl-request': ['ssl', 1102],
+  'ssl-answer': ['ssl', 1113],
+  tls: ['ssl', 1117],
+  startup: ['startup', 1170],
+  'auth-cleartext': ['auth', 1196],
+  'auth-md5': ['auth', 1209],
+  'auth-sasl': ['auth', 1277],
+  'auth-sasl-continue': ['auth', 1300],
+  'auth-sasl-final': ['auth', 1320],
+  'server-error': ['recv', 1040],
+  ready: ['startup', 1183],
+  'give-up': ['open', 331],
+});
+const DEFAULT_REQUIRE = src(V, 'ssl.go', 'ssl', 21);
+const UNSUPPORTED = src(V, 'ssl.go', 'ssl', 51);
+const VERIFY_AFTER = src(V, 'ssl.go', 'ssl', 82);
 
 /** Keys that never go into the startup message (isDriverSetting, conn.go:1124-1147). */
 const DRIVER_SETTINGS = new Set([
@@ -147,140 +154,92 @@ function sslPlan(o: Record<string, string>, readFile: ReturnType<typeof readFile
 
 export async function connectLibPqGo(dsn: LibPqGoValues, env: DriverEnv, opts: LibPqGoModelOptions = {}): Promise<DriverResult> {
   const driver = opts.driverName ?? 'lib/pq';
-  const log = new AttemptLog();
-  const random = randomOf(env);
-  const decide = (decision: ClientDecision, reason: string, source: SourceRef) => {
-    env.onDecision?.({ type: 'client-decision', time: env.clock?.now() ?? Date.now(), client: driver, attempt: 1, decision, reason, source });
-  };
-  const fail = (message: string, code?: string): DriverResult => ({ driver, ok: false, attempts: log.attempts, error: { message, ...(code ? { code } : {}) } });
-
   const parsed = libPqGoValues(dsn, env);
-  if (!parsed.ok) return fail(parsed.message);
+  if (!parsed.ok) return refusedBeforeConnecting(driver, env, { message: parsed.message }, src(V, 'connector.go', 'NewConnector', 47));
   const o = parsed.o;
   const host = o.host!;
-  const port = Number(o.port);
-
-  // dial(): Go's dialer tries each address of the name in turn.
   let addresses: string[];
   try {
     addresses = env.transport.resolve ? await env.transport.resolve(host) : [host];
   } catch {
-    return fail(`dial tcp: lookup ${host}: no such host`);
+    return refusedBeforeConnecting(driver, env, { message: `dial tcp: lookup ${host}: no such host` }, SOURCES.connect);
   }
-  const modeWord = o.sslmode === undefined || o.sslmode === '' ? 'unset (require)' : o.sslmode;
-  decide('connect', `open the TCP connection first; sslmode ${modeWord} is looked at only once it is open`, o.sslmode ? SRC.dialFirst : SRC.defaultRequire);
-  let opened: Awaited<ReturnType<typeof openSocket>> | null = null;
-  for (const address of addresses) {
-    opened = await openSocket(env, address, port);
-    if (opened.ok) break;
-    log.add('plain', false, 'connect-failed', { message: opened.message });
-  }
-  if (!opened || !opened.ok) {
-    const address = addresses[addresses.length - 1] ?? host;
-    const why = opened?.code === 'ECONNREFUSED' || !opened ? 'connection refused' : opened.code;
-    return fail(`dial tcp ${address.includes(':') ? `[${address}]` : address}:${port}: connect: ${why}`);
-  }
-  const sock = opened.sock;
-  let encryption: Encryption = 'plain';
-  let sslRequested = false;
-  const lose = (outcome: AttemptOutcome, message: string, extra: { sqlstate?: string; destroy?: boolean } = {}): DriverResult => {
-    log.add(encryption, sslRequested, outcome, { ...(extra.sqlstate ? { sqlstate: extra.sqlstate } : {}), message });
-    sock.destroy();
-    return fail(message, extra.sqlstate);
+  const address = addresses[0] ?? host;
+  const port = Number(o.port);
+  const modeWord = o.sslmode === undefined || o.sslmode === '' ? 'unset, so require' : o.sslmode;
+  const plan = sslPlan(o, readFileOf(env));
+  const password = o.password ?? '';
+
+  const fail = (message: string, outcome: Failure<DriverError>['outcome'], extra: Partial<Failure<DriverError>> = {}): Failure<DriverError> => ({
+    fail: { message, ...(extra.sqlstate ? { code: extra.sqlstate } : {}) }, outcome, message, socket: 'destroy', ...extra,
+  });
+  const auth: AuthResponder<DriverError> = {
+    cleartext: () => ({ send: [{ type: 'PasswordMessage', password }], why: 'AuthenticationCleartextPassword: lib/pq sends the password as it is ("" when there is none).' }),
+    md5: (_ctx, salt) => ({ send: [{ type: 'PasswordMessage', password: md5ClientResponse(o.user!, password, salt) }], why: 'AuthenticationMD5Password: lib/pq sends md5(md5(password + user) + salt), with "" for a missing password.' }),
+    sasl: (ctx, mechanisms) => {
+      // scram.Client: n=<user> with = and , escaped, a 16-byte nonce, the password as is (scram/scram.go:131-151).
+      const user = o.user!.replace(/=/g, '=3D').replace(/,/g, '=2C');
+      const scram = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: user, nonceBytes: 16, saslprep: false, random: ctx.random });
+      return {
+        send: [{ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() }], scram,
+        why: `AuthenticationSASL (${mechanisms.join(', ')}): lib/pq answers SCRAM-SHA-256 without reading the list.`,
+      };
+    },
+    saslContinue: (ctx, data) => {
+      const out = ctx.scram?.serverFirst(data, password);
+      if (!out || 'error' in out) return fail('pq: SCRAM-SHA-256 error: server sent an invalid SCRAM-SHA-256 nonce', 'client-hangup');
+      return { send: [{ type: 'SASLResponse', data: out }], why: 'The server sent its SCRAM challenge: lib/pq answers with the proof of the password.' };
+    },
+    saslFinal: (ctx, data) => (ctx.scram?.serverFinalVerifies(data)
+      ? { ok: true, why: "The server's SCRAM signature checks out." }
+      : fail('pq: SCRAM-SHA-256 error: server sent an invalid SCRAM-SHA-256 proof', 'client-hangup')),
   };
 
-  const plan = sslPlan(o, readFileOf(env));
-  if (plan !== null && 'error' in plan) {
-    decide('give-up', `${plan.error}: the connection that is already open is closed without a word`, plan.error.includes('unsupported sslmode') ? SRC.unsupported : SRC.dialFirst);
-    return lose('client-hangup', plan.error);
-  }
-  if (plan) {
-    sslRequested = true;
-    decide('request-ssl', `sslmode ${modeWord}: SSLRequest, and no plaintext fallback`, SRC.sslRequest);
-    sock.send({ type: 'SSLRequest' });
-    const answer = await sock.readByte();
-    if (answer === null) return lose('closed', 'EOF');
-    if (answer !== 0x53) {
-      decide('give-up', `the server answered '${String.fromCharCode(answer)}': ErrSSLNotSupported`, SRC.notSupported);
-      return lose(answer === 0x4e ? 'ssl-refused' : 'ssl-error-response', 'pq: SSL is not enabled on the server');
-    }
-    encryption = 'ssl';
-    const name = plan.name;
-    // verify-full: Go's own check, inside the handshake. require+sslrootcert and verify-ca: the
-    // handshake completes unverified and lib/pq checks afterwards (ssl.go:82-87).
-    const inHandshake = plan.check === 'in-handshake';
-    const options: tls.ConnectionOptions = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
-    if (plan.ca) options.ca = plan.ca;
-    const r = await sock.startTls(options, inHandshake ? goHandshakeCheck(name) : undefined);
-    if (!r.ok) {
-      const text = goTlsError(r);
-      decide('give-up', `certificate check failed in the handshake (${text}), when the startup packet was written`, SRC.handshake);
-      return lose('tls-failed', text);
-    }
-    const after = plan.check === 'after-handshake' ? goCertificateCheck(name, r.peer, r.authorizationError ?? null) : null;
-    if (after !== null) {
-      // The handshake is complete (the server has the client's Finished); the connection is not closed by lib/pq.
-      decide('give-up', `certificate check after the handshake failed (${after}); the connection is left open`, SRC.verifyAfter);
-      log.add('ssl', true, 'tls-failed', { message: after });
-      await sock.end();
-      return fail(after);
-    }
-  }
-
-  const params: StartupParam[] = Object.entries(o).filter(([k]) => !DRIVER_SETTINGS.has(k)).map(([k, v]) => [k === 'dbname' ? 'database' : k, v]);
-  sock.send(startupMessage(params));
-  const password = o.password ?? '';
-  let scram: DriverScram | null = null;
-  for (;;) {
-    const ev: AuthEvent = await nextAuthEvent(sock);
-    const done: DriverResult | 'ready' | null = match(ev)
-      .with({ e: 'cleartext' }, (): null => {
-        decide('auth-response', 'AuthenticationCleartextPassword: the password as is ("" when there is none)', SRC.cleartext);
-        sock.send({ type: 'PasswordMessage', password });
-        return null;
-      })
-      .with({ e: 'md5' }, ({ salt }): null => {
-        decide('auth-response', 'AuthenticationMD5Password: md5 of password+user, then of that and the salt', SRC.md5);
-        sock.send({ type: 'PasswordMessage', password: md5ClientResponse(o.user!, password, salt) });
-        return null;
-      })
-      .with({ e: 'sasl' }, ({ mechanisms }): null => {
-        decide('auth-response', `AuthenticationSASL (${mechanisms.join(', ')}): SCRAM-SHA-256 without looking at the list`, SRC.scram);
-        const user = o.user!.replace(/=/g, '=3D').replace(/,/g, '=2C');
-        scram = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: user, nonceBytes: 16, saslprep: false, random });
-        sock.send({ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() });
-        return null;
-      })
-      .with({ e: 'sasl-continue' }, ({ data }): DriverResult | null => {
-        const out = scram?.serverFirst(data, password);
-        if (!out || 'error' in out) return lose('client-hangup', 'pq: SCRAM-SHA-256 error: server sent an invalid SCRAM-SHA-256 nonce');
-        sock.send({ type: 'SASLResponse', data: out });
-        return null;
-      })
-      .with({ e: 'sasl-final' }, ({ data }): DriverResult | null => (scram?.serverFinalVerifies(data) ? null : lose('client-hangup', 'pq: SCRAM-SHA-256 error: server sent an invalid SCRAM-SHA-256 proof')))
-      .with({ e: 'auth-ok' }, { e: 'info' }, () => null)
-      .with({ e: 'ready' }, () => 'ready' as const)
-      .with({ e: 'error' }, ({ fields }: { fields: ErrorFields }): DriverResult => {
-        decide('give-up', `ErrorResponse ${fields.code}: *pq.Error, no retry of any kind`, SRC.fatal);
-        return lose('server-error', `pq: ${fields.message}`, { sqlstate: fields.code });
-      })
-      .with({ e: 'eof' }, (): DriverResult => lose('closed', 'EOF'))
-      .with({ e: 'garbage' }, ({ reason }): DriverResult => lose('client-hangup', `pq: unknown response for startup: ${reason}`))
-      .exhaustive();
-    if (done === 'ready') break;
-    if (done) return done;
-  }
-
-  // database/sql's PingContext: the empty query.
-  log.add(encryption, sslRequested, 'authenticated');
-  decide('done', 'ReadyForQuery: connected; PingContext sends the empty query ";"', SRC.ping);
-  sock.send({ type: 'Query', sql: ';' });
-  for (;;) {
-    const r = await sock.read();
-    if (r.kind !== 'message') return fail('driver: bad connection');
-    if (r.msg.type === 'ReadyForQuery') break;
-    if (r.msg.type === 'ErrorResponse') return fail('driver: bad connection');
-  }
-  if (!opts.keepOpen) await sock.terminate();
-  return { driver, ok: true, attempts: log.attempts };
+  const first: AttemptSpec<DriverError> = {
+    host: address,
+    port,
+    start: plan && !('error' in plan) ? 'ssl-request' : 'plain',
+    why: plan && !('error' in plan) ? `sslmode ${modeWord}: SSLRequest, with no plaintext fallback of any kind.` : 'sslmode=disable: the startup packet in plaintext.',
+    connectFailed: (code) => {
+      const addr = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+      return fail(`dial tcp ${addr}: connect: ${code === 'ECONNREFUSED' ? 'connection refused' : code}`, 'connect-failed');
+    },
+    // open() dials before ssl() reads sslmode (conn.go:356-367): a bad setting costs a connection that sends nothing.
+    afterConnect: () => (plan && 'error' in plan
+      ? { ...fail(plan.error, 'client-hangup'), why: `The connection is open, then ssl() refuses its settings (${plan.error}) and closes it without a word.`, source: plan.error.includes('unsupported sslmode') ? UNSUPPORTED : SOURCES.tls }
+      : null),
+    sslAnswer: (answer) => {
+      if (answer === null) return { then: 'fail', ...fail('EOF', 'closed') };
+      if (answer === 0x53) return { then: 'tls' };
+      return { then: 'fail', ...fail('pq: SSL is not enabled on the server', answer === 0x4e ? 'ssl-refused' : 'ssl-error-response'), why: `The server answered ${answer === 0x4e ? 'N' : 'neither S nor N'}: ErrSSLNotSupported, and lib/pq has no plaintext fallback.` };
+    },
+    tls: () => {
+      const p = plan as TlsPlan;
+      const options: tls.ConnectionOptions = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
+      if (p.ca) options.ca = p.ca;
+      const why = p.check === 'none' ? `InsecureSkipVerify, no check${o.sslmode ? '' : ' (sslmode unset is require)'}`
+        : p.check === 'in-handshake' ? "Go's full check in the handshake, ServerName = the host"
+          : `checked after the handshake against ${p.name === null ? 'the chain only (sslsni=0)' : `the chain and the name ${p.name}`}`;
+      return { options, why, ...(p.check === 'in-handshake' ? { verify: goHandshakeCheck(p.name) } : {}) };
+    },
+    tlsFailed: (e) => fail(goTlsError(e), 'tls-failed'),
+    afterTls: (_der, r) => {
+      const p = plan as TlsPlan;
+      if (p.check !== 'after-handshake') return null;
+      const text = goCertificateCheck(p.name, r.peer, r.authorizationError ?? null);
+      // The handshake is over (the server has the client's Finished); lib/pq does not close the connection.
+      return text === null ? null : { ...fail(text, 'tls-failed'), socket: 'end', why: `sslVerifyCertificateAuthority() after the handshake: ${text}; the connection is left open.`, source: VERIFY_AFTER };
+    },
+    startup: (): StartupParam[] => Object.entries(o).filter(([k]) => !DRIVER_SETTINGS.has(k)).map(([k, v]) => [k === 'dbname' ? 'database' : k, v]),
+    auth,
+    serverError: (fields) => fail(`pq: ${fields.message}`, 'server-error', { sqlstate: fields.code, why: `ErrorResponse ${fields.code}: *pq.Error, and lib/pq never retries.` }),
+    closed: () => fail('EOF', 'closed'),
+    garbage: (reason) => fail(`pq: unknown response for startup: ${reason}`, 'client-hangup'),
+  };
+  return runDriver<DriverError>({
+    driver, sources: { ...SOURCES, ...(o.sslmode ? {} : { 'ssl-request': DEFAULT_REQUIRE }) }, first,
+    next: () => ({ stop: true, why: 'lib/pq makes one connection (database/sql retries only driver.ErrBadConn, which open() never returns).' }),
+    report: (f) => f,
+    ...(opts.keepOpen ? { keepOpen: true } : {}),
+  }, env);
 }

@@ -40,39 +40,45 @@
  * Not modelled: ~/.pgpass and service files (the model assumes none), target_session_attrs (its
  * ValidateConnect query), connect_timeout, Unix sockets, client certificates (sslcert/sslkey).
  * Checked case by case against the real pgx built on this machine: spec/clients/go-drivers.spec.ts.
+ *
+ * A policy file over engine.ts: the fallback configs are the attempts, `next` is pgconn's loop.
  */
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
-import { match } from 'ts-pattern';
-import { md5ClientResponse } from '../../auth/secrets.js';
+import { md5ClientResponse } from '../../common/md5.js';
 import type { ErrorFields, StartupParam } from '../../wire/codec.js';
-import type { ClientDecision, SourceRef } from '../trace.js';
-import { AttemptLog, environOf, nextAuthEvent, openSocket, randomOf, readFileOf, startupMessage, type AuthEvent } from './exchange.js';
+import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { goHandshakeCheck, goTlsError } from './go-tls.js';
 import { DriverScram } from './scram.js';
-import type { DriverEnv, DriverResult, Encryption } from './types.js';
-import type { DriverSocket } from './wire.js';
+import type { DriverEnv, DriverResult } from './types.js';
 
 export const PGX_VERSION = 'pgx 4.15.0 (pgconn 1.11.0, pgproto3 2.2.0), Go 1.19';
 export const PGX_SSLMODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type PgxSslMode = typeof PGX_SSLMODES[number];
 
-/** Where each rule lives, for the client-decision trace. */
-const src = (file: string, line: number, fn?: string): SourceRef => ({ file: `pgconn/${file}`, line, ...(fn ? { function: fn } : {}), version: 'pgconn 1.11.0 (pgx 4.15.0)' });
-const SRC = {
-  defaultPrefer: src('config.go', 572, 'configTLS'),
-  fallbackOrder: src('config.go', 665, 'configTLS'),
-  chain: src('pgconn.go', 151, 'ConnectConfig'),
-  stopCodes: src('pgconn.go', 159, 'ConnectConfig'),
-  dial: src('pgconn.go', 233, 'connect'),
-  sslRequest: src('pgconn.go', 358, 'startTLS'),
-  refused: src('pgconn.go', 368, 'startTLS'),
-  handshake: src('pgconn.go', 280, 'connect'),
-  cleartext: src('pgconn.go', 302, 'connect'),
-  md5: src('pgconn.go', 308, 'connect'),
-  scram: src('auth_scram.go', 33, 'scramAuth'),
-  ready: src('pgconn.go', 321, 'connect'),
-} as const;
+const V = 'pgconn 1.11.0 (pgx 4.15.0)';
+const PGCONN = 'pgconn/pgconn.go';
+const SCRAM = 'pgconn/auth_scram.go';
+/** Where each step lives in pgconn 1.11.0 (/usr/share/gocode/src/github.com/jackc/pgconn). */
+const SOURCES = sourceTable(V, PGCONN, {
+  connect: ['connect', 233],
+  'ssl-request': ['startTLS', 358],
+  'ssl-answer': ['startTLS', 368],
+  tls: ['connect', 280],
+  startup: ['connect', 265],
+  'auth-cleartext': ['connect', 302],
+  'auth-md5': ['connect', 308],
+  'auth-sasl': [SCRAM, 'scramAuth', 33],
+  'auth-sasl-continue': [SCRAM, 'scramAuth', 54],
+  'auth-sasl-final': [SCRAM, 'scramAuth', 73],
+  'server-error': ['connect', 340],
+  ready: ['connect', 321],
+  retry: ['ConnectConfig', 151],
+  'give-up': ['ConnectConfig', 165],
+});
+const PARSE = src(V, 'pgconn/config.go', 'ParseConfig', 191);
+const STOP_CODES = src(V, PGCONN, 'ConnectConfig', 159);
+const SASL_WRAPS = src(V, PGCONN, 'connect', 318);
 
 /** pgconn's settings map, by its own key names (database, not dbname). */
 export type PgxSettings = Readonly<Record<string, string>>;
@@ -102,14 +108,12 @@ interface TlsPlan {
 /** `host` is the address dialled; `name` the host the connection string named (TLS checks it). */
 interface FallbackConfig { host: string; name: string; port: number; tls: TlsPlan | null }
 
-/** What connect() returned for one config. */
-type ConnectErr =
-  /** A bare *PgError. */
+/** What connect() returned for one fallback config. */
+type PgxFailure =
+  /** A bare *PgError: the only kind that can stop the chain. */
   | { kind: 'pg'; fields: ErrorFields }
-  /** A connectError: msg and the wrapped error's text (a wrapped PgError keeps its fields, for errors.As). */
+  /** A connectError: its msg and the wrapped error's text (a wrapped PgError keeps its fields, for errors.As). */
   | { kind: 'connect'; msg: string; inner: string | null; pg?: ErrorFields };
-
-type AttemptResult = { ok: true; sock: DriverSocket } | { ok: false; err: ConnectErr };
 
 export interface PgxModelOptions {
   driverName?: string;
@@ -172,31 +176,19 @@ function configTls(settings: Record<string, string>, readFile: ReturnType<typeof
     if (ca === null) return { error: `unable to read CA file: open ${sslrootcert}: no such file or directory` };
     if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) return { error: 'unable to add CA to cert pool' };
   }
-  const verify: TlsPlan['verify'] = match(mode)
-    .with('allow', 'prefer', () => 'none' as const)
-    .with('require', () => (sslrootcert !== '' ? 'chain' as const : 'none' as const))
-    .with('verify-ca', () => 'chain' as const)
-    .with('verify-full', () => 'full' as const)
-    .exhaustive();
+  const verify: TlsPlan['verify'] = mode === 'allow' || mode === 'prefer' ? 'none'
+    : mode === 'require' ? (sslrootcert !== '' ? 'chain' : 'none')
+      : mode === 'verify-ca' ? 'chain' : 'full';
   const plan: TlsPlan = { verify, ca };
-  return match(mode)
-    .with('allow', () => [null, plan])
-    .with('prefer', () => [plan, null])
-    .with('require', 'verify-ca', 'verify-full', () => [plan])
-    .exhaustive();
+  if (mode === 'allow') return [null, plan];
+  if (mode === 'prefer') return [plan, null];
+  return [plan];
 }
 
 export async function connectPgx(conn: PgxSettings, env: DriverEnv, connString: string, opts: PgxModelOptions = {}): Promise<DriverResult> {
   const driver = opts.driverName ?? 'pgx';
-  const log = new AttemptLog();
-  const random = randomOf(env);
-  let attemptNo = 0;
-  const decide = (decision: ClientDecision, reason: string, source: SourceRef) => {
-    env.onDecision?.({ type: 'client-decision', time: env.clock?.now() ?? Date.now(), client: driver, attempt: attemptNo, decision, reason, source });
-  };
-
   const config = pgxConfig(conn, env, connString);
-  if (!config.ok) return { driver, ok: false, attempts: [], error: { message: config.message } };
+  if (!config.ok) return refusedBeforeConnecting(driver, env, { message: config.message }, PARSE);
   const { settings } = config;
   const user = settings.user ?? '';
   const database = settings.database ?? '';
@@ -205,149 +197,108 @@ export async function connectPgx(conn: PgxSettings, env: DriverEnv, connString: 
   const connectErrorText = (msg: string, inner: string | null) =>
     `failed to connect to \`host=${firstHost} user=${user} database=${database}\`: ${msg}${inner === null ? '' : ` (${inner})`}`;
 
-  // expandWithIPs(): every address of every config's host.
+  // expandWithIPs() (pgconn.go:180-227): every address of every config's host.
   const expanded: FallbackConfig[] = [];
   for (const fc of config.fallbacks) {
     let ips: string[];
     try {
       ips = env.transport.resolve ? await env.transport.resolve(fc.host) : [fc.host];
     } catch {
-      return { driver, ok: false, attempts: [], error: { message: connectErrorText('hostname resolving error', `lookup ${fc.host}: no such host`) } };
+      return refusedBeforeConnecting(driver, env, { message: connectErrorText('hostname resolving error', `lookup ${fc.host}: no such host`) }, src(V, PGCONN, 'ConnectConfig', 143));
     }
     for (const ip of ips) expanded.push({ ...fc, host: ip });
   }
-  const unsetNote = settings.sslmode ? '' : ' (sslmode is not set: pgconn uses prefer, a TLS config, then a plaintext one)';
+  const defaulted = settings.sslmode ? '' : ' (sslmode is not set: pgconn uses prefer, a TLS config, then a plaintext one)';
+  const tlsWhy = (p: TlsPlan) => (p.verify === 'none' ? 'InsecureSkipVerify: no certificate check'
+    : p.verify === 'chain' ? 'the chain checked in VerifyPeerCertificate, not the host name' : 'Go\'s full check, ServerName = the host');
 
-  /** connect(): one fallback config, one TCP connection. */
-  const attempt = async (fc: FallbackConfig): Promise<AttemptResult> => {
-    attemptNo++;
-    const order = attemptNo === 1 && unsetNote ? SRC.defaultPrefer : SRC.dial;
-    decide('connect', `fallback config ${attemptNo} of ${expanded.length}: ${fc.tls ? 'TLS' : 'plaintext'} to ${fc.host}:${fc.port}${attemptNo === 1 ? unsetNote : ''}`, order);
-    const opened = await openSocket(env, fc.host, fc.port);
-    if (!opened.ok) {
-      log.add('plain', false, 'connect-failed', { message: opened.message });
-      const addr = fc.host.includes(':') ? `[${fc.host}]:${fc.port}` : `${fc.host}:${fc.port}`;
-      const why = opened.code === 'ECONNREFUSED' ? 'connection refused' : opened.code;
-      return { ok: false, err: { kind: 'connect', msg: 'dial error', inner: `dial tcp ${addr}: connect: ${why}` } };
-    }
-    const sock = opened.sock;
-    let encryption: Encryption = 'plain';
-    const sslRequested = fc.tls !== null;
-    const lose = (err: ConnectErr, outcome: 'server-error' | 'ssl-refused' | 'ssl-error-response' | 'tls-failed' | 'client-hangup' | 'closed', extra: { sqlstate?: string; message?: string } = {}): AttemptResult => {
-      log.add(encryption, sslRequested, outcome, extra);
-      sock.destroy();
-      return { ok: false, err };
+  /** connect() (pgconn.go:229-350) for fallback config `i`. */
+  const attempt = (i: number): AttemptSpec<PgxFailure> => {
+    const fc = expanded[i]!;
+    const plan = fc.tls;
+    /** Inside scramAuth() every error, a server's FATAL included, comes back wrapped as "failed SASL auth". */
+    let inSasl = false;
+    const connectFail = (msg: string, inner: string | null, outcome: Failure<PgxFailure>['outcome'], pg?: ErrorFields): Failure<PgxFailure> => ({
+      fail: { kind: 'connect', msg, inner, ...(pg ? { pg } : {}) }, outcome, socket: 'destroy',
+      ...(pg ? { sqlstate: pg.code, message: pg.message } : inner !== null ? { message: inner } : {}),
+      why: `connect() returns "${msg}${inner === null ? '' : ` (${inner})`}".`,
+    });
+    const saslFail = (inner: string): Failure<PgxFailure> => connectFail('failed SASL auth', inner, 'client-hangup');
+    const auth: AuthResponder<PgxFailure> = {
+      cleartext: () => ({ send: [{ type: 'PasswordMessage', password }], why: 'AuthenticationCleartextPassword: pgconn sends the password as it is ("" when there is none).' }),
+      md5: (_ctx, salt) => ({ send: [{ type: 'PasswordMessage', password: md5ClientResponse(user, password, salt) }], why: 'AuthenticationMD5Password: pgconn sends md5(md5(password + user) + salt), with "" for a missing password.' }),
+      sasl: (ctx, mechanisms) => {
+        inSasl = true;
+        if (!mechanisms.includes('SCRAM-SHA-256')) return saslFail('server does not support SCRAM-SHA-256');
+        const scram = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: '', nonceBytes: 18, saslprep: true, random: ctx.random });
+        return {
+          send: [{ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() }], scram,
+          why: `AuthenticationSASL (${mechanisms.join(', ')}): pgconn takes SCRAM-SHA-256, never -PLUS; any error from here on is wrapped as "failed SASL auth", which does not stop the fallback chain.`,
+        };
+      },
+      saslContinue: (ctx, data) => {
+        const out = ctx.scram?.serverFirst(data, password);
+        if (!out) return saslFail('expected AuthenticationSASLContinue message but received unexpected message');
+        if ('error' in out) return saslFail(out.error === 'nonce' ? 'invalid SCRAM nonce: did not start with client nonce' : 'invalid SCRAM server-first-message received from server: did not include r=');
+        return { send: [{ type: 'SASLResponse', data: out }], why: 'The server sent its SCRAM challenge: pgconn answers with the proof of the password.' };
+      },
+      saslFinal: (ctx, data) => (ctx.scram?.serverFinalVerifies(data)
+        ? { ok: true, why: "The server's SCRAM signature checks out." }
+        : saslFail('invalid SCRAM ServerSignature received from server')),
     };
-
-    if (fc.tls) {
-      decide('request-ssl', 'this fallback config has a TLS config: SSLRequest first', SRC.sslRequest);
-      sock.send({ type: 'SSLRequest' });
-      const answer = await sock.readByte();
-      if (answer === null) return lose({ kind: 'connect', msg: 'tls error', inner: 'EOF' }, 'closed');
-      if (answer !== 0x53) {
-        decide('give-up', `the server answered '${String.fromCharCode(answer)}': "server refused TLS connection", this config failed`, SRC.refused);
-        return lose({ kind: 'connect', msg: 'tls error', inner: 'server refused TLS connection' }, answer === 0x4e ? 'ssl-refused' : 'ssl-error-response');
-      }
-      encryption = 'ssl';
-      // Go checks inside the handshake: verify-full the name the connection string gave
-      // (ServerName = host, config.go:630) and the chain, verify-ca (and require with a root
-      // certificate) the chain alone, in VerifyPeerCertificate (config.go:601-627).
-      const options: tls.ConnectionOptions = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
-      if (fc.tls.ca) options.ca = fc.tls.ca;
-      const check = fc.tls.verify === 'none' ? undefined : goHandshakeCheck(fc.tls.verify === 'full' ? fc.name : null);
-      const r = await sock.startTls(options, check);
-      if (!r.ok) {
-        const text = goTlsError(r);
-        decide('give-up', `the TLS handshake failed (${text}) when the startup message was written`, SRC.handshake);
-        return lose({ kind: 'connect', msg: 'failed to write startup message', inner: text }, 'tls-failed', { message: text });
-      }
-    }
-
-    sock.send(startupMessage([...config.runtimeParams, ['user', user], ...(database !== '' ? [['database', database] as StartupParam] : [])]));
-    let scram: DriverScram | null = null;
-    /** Inside scramAuth() every error, a server's FATAL included, is wrapped as "failed SASL auth". */
-    const saslFail = (inner: string, pg?: ErrorFields): ConnectErr => ({ kind: 'connect', msg: 'failed SASL auth', inner, ...(pg ? { pg } : {}) });
-    for (;;) {
-      const ev: AuthEvent = await nextAuthEvent(sock);
-      const r: AttemptResult | null = match(ev)
-        .with({ e: 'cleartext' }, (): null => {
-          decide('auth-response', 'AuthenticationCleartextPassword: the password as is ("" when there is none)', SRC.cleartext);
-          sock.send({ type: 'PasswordMessage', password });
-          return null;
-        })
-        .with({ e: 'md5' }, ({ salt }): null => {
-          decide('auth-response', 'AuthenticationMD5Password: md5 of password+user, then of that and the salt', SRC.md5);
-          sock.send({ type: 'PasswordMessage', password: md5ClientResponse(user, password, salt) });
-          return null;
-        })
-        .with({ e: 'sasl' }, ({ mechanisms }): AttemptResult | null => {
-          if (!mechanisms.includes('SCRAM-SHA-256')) return lose(saslFail('server does not support SCRAM-SHA-256'), 'client-hangup');
-          decide('auth-response', `AuthenticationSASL (${mechanisms.join(', ')}): SCRAM-SHA-256, never -PLUS; an error from here on is wrapped and does not stop the fallback chain`, SRC.scram);
-          scram = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: '', nonceBytes: 18, saslprep: true, random });
-          sock.send({ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() });
-          return null;
-        })
-        .with({ e: 'sasl-continue' }, ({ data }): AttemptResult | null => {
-          if (!scram) return lose({ kind: 'connect', msg: 'received unexpected message', inner: null }, 'client-hangup');
-          const out = scram.serverFirst(data, password);
-          if ('error' in out) {
-            const text = out.error === 'nonce' ? 'invalid SCRAM nonce: did not start with client nonce' : 'invalid SCRAM server-first-message received from server: did not include r=';
-            return lose(saslFail(text), 'client-hangup');
-          }
-          sock.send({ type: 'SASLResponse', data: out });
-          return null;
-        })
-        .with({ e: 'sasl-final' }, ({ data }): AttemptResult | null => {
-          if (scram?.serverFinalVerifies(data)) return null;
-          return lose(saslFail('invalid SCRAM ServerSignature received from server'), 'client-hangup');
-        })
-        .with({ e: 'auth-ok' }, { e: 'info' }, () => null)
-        .with({ e: 'ready' }, (): AttemptResult => {
-          log.add(encryption, sslRequested, 'authenticated');
-          decide('done', 'ReadyForQuery: connected', SRC.ready);
-          return { ok: true, sock };
-        })
-        .with({ e: 'error' }, ({ fields }): AttemptResult => {
-          const extra = { sqlstate: fields.code, message: fields.message };
-          return lose(scram ? saslFail(pgxPgErrorText(fields), fields) : { kind: 'pg', fields }, 'server-error', extra);
-        })
-        .with({ e: 'eof' }, (): AttemptResult => lose(scram ? saslFail('unexpected EOF') : { kind: 'connect', msg: 'failed to receive message', inner: 'unexpected EOF' }, 'closed'))
-        .with({ e: 'garbage' }, (): AttemptResult => lose({ kind: 'connect', msg: 'received unexpected message', inner: null }, 'client-hangup'))
-        .exhaustive();
-      if (r) return r;
-    }
+    return {
+      host: fc.host,
+      port: fc.port,
+      start: plan ? 'ssl-request' : 'plain',
+      why: `Fallback config ${i + 1} of ${expanded.length}: ${plan ? 'TLS, so SSLRequest first' : 'plaintext'}${i === 0 ? defaulted : ''}.`,
+      connectFailed: (code) => {
+        const addr = fc.host.includes(':') ? `[${fc.host}]:${fc.port}` : `${fc.host}:${fc.port}`;
+        return connectFail('dial error', `dial tcp ${addr}: connect: ${code === 'ECONNREFUSED' ? 'connection refused' : code}`, 'connect-failed');
+      },
+      sslAnswer: (answer) => {
+        if (answer === null) return { then: 'fail', ...connectFail('tls error', 'EOF', 'closed') };
+        if (answer === 0x53) return { then: 'tls' };
+        return {
+          then: 'fail', ...connectFail('tls error', 'server refused TLS connection', answer === 0x4e ? 'ssl-refused' : 'ssl-error-response'),
+          why: `The server answered ${answer === 0x4e ? 'N' : `'${String.fromCharCode(answer)}'`}: startTLS() returns "server refused TLS connection" and this config has failed.`,
+        };
+      },
+      tls: () => {
+        // Go checks inside the handshake: verify-full the name the connection string gave
+        // (ServerName = host, config.go:630) and the chain; verify-ca (and require with a root
+        // certificate) the chain alone, in VerifyPeerCertificate (config.go:601-627).
+        const options: tls.ConnectionOptions = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
+        if (plan!.ca) options.ca = plan!.ca;
+        return { options, why: tlsWhy(plan!), ...(plan!.verify === 'none' ? {} : { verify: goHandshakeCheck(plan!.verify === 'full' ? fc.name : null) }) };
+      },
+      // The handshake runs when the startup message is written.
+      tlsFailed: (e) => connectFail('failed to write startup message', goTlsError(e), 'tls-failed'),
+      startup: () => [...config.runtimeParams, ['user', user], ...(database !== '' ? [['database', database] as StartupParam] : [])],
+      auth,
+      serverError: (fields) => (inSasl
+        ? { ...connectFail('failed SASL auth', pgxPgErrorText(fields), 'server-error', fields), source: SASL_WRAPS }
+        : { fail: { kind: 'pg', fields }, outcome: 'server-error', sqlstate: fields.code, message: fields.message, socket: 'destroy', why: `connect() returns the server's *PgError (SQLSTATE ${fields.code}).` }),
+      closed: () => (inSasl ? saslFail('unexpected EOF') : connectFail('failed to receive message', 'unexpected EOF', 'closed')),
+      garbage: () => connectFail('received unexpected message', null, 'client-hangup'),
+    };
   };
 
-  // ConnectConfig(): the fallback chain.
-  let last: ConnectErr | null = null;
-  let sock: DriverSocket | null = null;
-  for (const [i, fc] of expanded.entries()) {
-    const r = await attempt(fc);
-    if (r.ok) {
-      sock = r.sock;
-      break;
-    }
-    last = r.err;
-    const more = i + 1 < expanded.length;
-    if (r.err.kind === 'pg') {
-      const code = r.err.fields.code;
-      if (code === '28P01' || code === '28000') {
-        if (more) decide('give-up', `a *PgError with SQLSTATE ${code}: the fallback chain stops here`, SRC.stopCodes);
-        break;
+  return runDriver<PgxFailure>({
+    driver, sources: SOURCES, first: attempt(0),
+    // ConnectConfig()'s loop (pgconn.go:151-163).
+    next: (end, history) => {
+      const f = end.failure.fail;
+      if (f.kind === 'pg' && (f.fields.code === '28P01' || f.fields.code === '28000')) {
+        return { stop: true, why: `A bare *PgError with SQLSTATE ${f.fields.code} stops the fallback chain.`, source: STOP_CODES };
       }
-    }
-    if (more) {
-      const why = r.err.kind === 'pg' ? `SQLSTATE ${r.err.fields.code} is not 28P01 or 28000` : `"${r.err.msg}" is not a *PgError`;
-      decide('retry-new-connection', `${why}: on to fallback config ${i + 2} (${expanded[i + 1]!.tls ? 'TLS' : 'plaintext'}) on a new connection`, SRC.chain);
-    }
-  }
-
-  if (sock) {
-    if (!opts.keepOpen) await sock.terminate();
-    return { driver, ok: true, attempts: log.attempts };
-  }
-  const err = last!;
-  const pg = err.kind === 'pg' ? err.fields : err.pg;
-  const message = err.kind === 'pg' ? connectErrorText('server error', pgxPgErrorText(err.fields)) : connectErrorText(err.msg, err.inner);
-  return { driver, ok: false, attempts: log.attempts, error: { message, ...(pg ? { code: pg.code } : {}) } };
+      const i = history.length;
+      if (i >= expanded.length) return { stop: true, why: 'No fallback config is left: pgx returns this last error.' };
+      const not = f.kind === 'pg' ? `SQLSTATE ${f.fields.code} is neither 28P01 nor 28000` : 'that is not a *PgError';
+      return { retry: attempt(i), why: `${not}: pgconn goes on to fallback config ${i + 1} (${expanded[i]!.tls ? 'TLS' : 'plaintext'}) on a new connection.` };
+    },
+    report: (f) => (f.kind === 'pg'
+      ? { message: connectErrorText('server error', pgxPgErrorText(f.fields)), code: f.fields.code }
+      : { message: connectErrorText(f.msg, f.inner), ...(f.pg ? { code: f.pg.code } : {}) }),
+    ...(opts.keepOpen ? { keepOpen: true } : {}),
+  }, env);
 }

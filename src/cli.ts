@@ -8,7 +8,7 @@ import { StartupError, type StartupMessage } from './server/datadir.js';
 import { startFromDataDirectory } from './server/start.js';
 import { conformanceMain } from './conformance/runner.js';
 import { runMatrix, SSLMODES } from './matrix/matrix.js';
-import { MATRIX_CLIENTS } from './matrix/clients.js';
+import { MATRIX_CLIENTS, matrixClient } from './matrix/clients.js';
 import { renderTable, type TableFormat } from './views/table.js';
 import type { SslMode } from './clients/conninfo.js';
 import { CryptoRandom, SeededRandom } from './random.js';
@@ -180,7 +180,7 @@ async function matrix(values: { pgdata?: string; client?: string; format?: strin
     process.stderr.write(`pg-authsim: unknown format "${values.format}" (table, markdown, json or csv)\n`);
     return 2;
   }
-  const client = MATRIX_CLIENTS[values.client ?? 'psql'];
+  const client = matrixClient(values.client ?? 'psql');
   if (!client) {
     process.stderr.write(`pg-authsim: unknown client "${values.client}"; known clients: ${CLIENT_NAMES}\n`);
     return 2;

@@ -31,7 +31,6 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestCluster } from '../../src/testing/index.js';
-import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { inProcessTransport, tcpTransport } from '../../src/clients/libpq/transport.js';
 import { DRIVER_PROFILES, type DriverEnv, type DriverResult } from '../../src/clients/drivers/index.js';
 import { RealPostgres } from '../../src/conformance/real-server.js';
@@ -42,6 +41,7 @@ import { SeededRandom } from '../../src/random.js';
 import { CERTS } from '../support/fixtures.js';
 import { tempDir } from '../support/temp.js';
 import { seen } from '../support/driver-transcript.js';
+import { probe } from '../support/client-grid.js';
 import { debVersion, goProbe, goToolchain, runGoProbe, type GoProbe, type GoResult } from '../support/go-probes.js';
 
 // ---- the servers: one user per kind of line ---------------------------------------------
@@ -52,6 +52,7 @@ const HBA = [
   'host all md5user 127.0.0.1/32 md5',
   'host all pwuser 127.0.0.1/32 password',
   'host all rejected 127.0.0.1/32 reject',
+  'host all limited 127.0.0.1/32 scram-sha-256',
   'host all test 127.0.0.1/32 scram-sha-256',
 ].join('\n');
 const ROLES = `
@@ -60,10 +61,12 @@ CREATE ROLE sslonly LOGIN PASSWORD 'secret';
 CREATE ROLE nossl LOGIN PASSWORD 'secret';
 CREATE ROLE pwuser LOGIN PASSWORD 'secret';
 CREATE ROLE rejected LOGIN PASSWORD 'secret';
+CREATE ROLE limited LOGIN PASSWORD 'secret' CONNECTION LIMIT 0;
 SET password_encryption = 'md5';
 CREATE ROLE md5user LOGIN PASSWORD 'secret';
 `;
-const LINES = { host: 'test', hostssl: 'sslonly', hostnossl: 'nossl', md5: 'md5user', password: 'pwuser', reject: 'rejected' } as const;
+/** One user per line; `limited` has CONNECTION LIMIT 0 (FATAL 53300 after authentication). */
+const LINES = { host: 'test', hostssl: 'sslonly', hostnossl: 'nossl', md5: 'md5user', password: 'pwuser', reject: 'rejected', limited: 'limited' } as const;
 type Line = keyof typeof LINES;
 const PASSWORDS = { right: 'secret', wrong: 'wrong', none: null } as const;
 type Pw = keyof typeof PASSWORDS;
@@ -87,23 +90,14 @@ const ALIAS = ((): string | null => {
   return null;
 })();
 
-/** A hook that only chains, so every ClientAuthentication_hook call is traced under this name. */
-const hookProbe: ExtensionModule = {
-  name: 'hook_probe',
-  _PG_init(ctx) {
-    const previous = ctx.hooks.ClientAuthentication_hook;
-    ctx.hooks.ClientAuthentication_hook = async (port, status) => {
-      if (previous) await previous(port, status);
-    };
-  },
-};
-
 // ---- the cases, as data -------------------------------------------------------------------
 
 type Ssl = 'on' | 'off';
 interface Case {
   ssl: Ssl;
   line: Line;
+  /** Default postgres; another name is a database that does not exist (FATAL 3D000 after authentication). */
+  database?: string;
   /** 'unset' leaves the driver's default. */
   sslmode: string;
   password: Pw;
@@ -137,6 +131,12 @@ const GRID: Case[] = [
   ...(['md5', 'password', 'reject'] as const).flatMap((line) => (['disable', 'allow', 'prefer', 'require', 'unset'] as const).flatMap((sslmode) =>
     (Object.keys(PASSWORDS) as Pw[]).map((password): Case => ({ ssl: 'on', line, sslmode, password })))),
 ];
+
+/** Errors after a successful authentication, which are not 28P01/28000: pgx's chain goes on. */
+const AFTER_AUTH: Case[] = (['prefer', 'allow', 'unset'] as const).flatMap((sslmode) => [
+  { ssl: 'on', line: 'host', sslmode, password: 'right', database: 'nosuchdb' } as Case,
+  { ssl: 'on', line: 'limited', sslmode, password: 'right' } as Case,
+]);
 
 const EXTRA: Record<string, Case[]> = {
   pgx: [
@@ -193,12 +193,12 @@ function goUrl(c: Case, port: number): string {
   const pw = PASSWORDS[c.password];
   const q: Array<[string, string]> = [...(c.sslmode === 'unset' ? [] : [['sslmode', c.sslmode] as [string, string]]), ...Object.entries(c.params ?? {})];
   const query = q.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-  return `postgres://${LINES[c.line]}${pw === null ? '' : `:${encodeURIComponent(pw)}`}@${hostOf(c)}:${port}/postgres${query ? `?${query}` : ''}`;
+  return `postgres://${LINES[c.line]}${pw === null ? '' : `:${encodeURIComponent(pw)}`}@${hostOf(c)}:${port}/${c.database ?? 'postgres'}${query ? `?${query}` : ''}`;
 }
 
 function caseName(driver: string, c: Case): string {
   const params = Object.entries(c.params ?? {}).map(([k, v]) => `${k}=${v.startsWith('/') ? path.basename(v) : v}`);
-  return [`${driver}`, `ssl=${c.ssl}`, `${c.line} line`, `sslmode=${c.sslmode}`, `${c.password} password`, ...(c.host ? [`host=${c.host}`] : []), ...params].join(', ');
+  return [`${driver}`, `ssl=${c.ssl}`, `${c.line} line`, `sslmode=${c.sslmode}`, `${c.password} password`, ...(c.host ? [`host=${c.host}`] : []), ...(c.database ? [`database=${c.database}`] : []), ...params].join(', ');
 }
 
 // ---- observing one run ----------------------------------------------------------------------
@@ -224,7 +224,7 @@ class Lane {
   private constructor(readonly ssl: Ssl, readonly sim: TestCluster, readonly simPort: number, readonly virtual: TestCluster, readonly pg: RealPostgres) {}
 
   static async start(ssl: Ssl): Promise<Lane> {
-    const opts = { hba: HBA, roles: ROLES, postgresqlConf: { ssl: ssl === 'on', log_connections: true }, extensions: [hookProbe] };
+    const opts = { hba: HBA, roles: ROLES, postgresqlConf: { ssl: ssl === 'on', log_connections: true }, extensions: [probe] };
     const [sim, virtual, pg] = await Promise.all([
       TestCluster.start({ ...opts, clock: 'real' }),
       TestCluster.start(opts),
@@ -340,6 +340,11 @@ const RULES: Array<{ rule: string; driver: string; c: Case; connections: number;
     driver: 'pgx', c: { ssl: 'off', line: 'host', sslmode: 'prefer', password: 'right' }, connections: 2, hooks: ['OK/plain'], error: null,
   },
   {
+    rule: 'pgx: a database that does not exist (3D000, after authentication) is no reason to stop: two successful logins under prefer',
+    driver: 'pgx', c: { ssl: 'on', line: 'host', sslmode: 'prefer', password: 'right', database: 'nosuchdb' }, connections: 2, hooks: ['OK/ssl', 'OK/plain'],
+    error: 'failed to connect to `host=127.0.0.1 user=test database=nosuchdb`: server error (FATAL: database "nosuchdb" does not exist (SQLSTATE 3D000))',
+  },
+  {
     rule: 'lib/pq: unset is require: TLS, and against ssl=off no fallback',
     driver: 'lib/pq', c: { ssl: 'off', line: 'host', sslmode: 'unset', password: 'right' }, connections: 1, hooks: [], error: 'pq: SSL is not enabled on the server',
   },
@@ -353,7 +358,7 @@ const RULES: Array<{ rule: string; driver: string; c: Case; connections: number;
     error: 'pq: unsupported sslmode "prefer"; only "require" (default), "verify-full", "verify-ca", and "disable" supported',
   },
 ];
-const caseKey = (driver: string, c: Case) => JSON.stringify([driver, c.ssl, c.line, c.sslmode, c.password, c.host ?? null, c.params ?? null]);
+const caseKey = (driver: string, c: Case) => JSON.stringify([driver, c.ssl, c.line, c.sslmode, c.password, c.host ?? null, c.database ?? null, c.params ?? null]);
 
 // ---- the spec --------------------------------------------------------------------------------
 
@@ -367,14 +372,14 @@ describe('Go drivers: pgx and lib/pq models vs the real drivers (pg-authsim over
   const lanes: Lane[] = [];
   const results = new Map<string, CaseRun | Error>();
   const cases: Array<{ driver: string; c: Case }> = Object.keys(DRIVERS).flatMap((driver) =>
-    [...GRID, ...(EXTRA[driver] ?? [])].map((c) => ({ driver, c })));
+    [...GRID, ...AFTER_AUTH, ...(EXTRA[driver] ?? [])].map((c) => ({ driver, c })));
   const runnable = (c: Case) => !(c.host === 'ALIAS' && !ALIAS);
   let wall = 0;
 
   async function runCase(lane: Lane, driver: string, c: Case): Promise<CaseRun> {
     const profile = DRIVER_PROFILES[driver]!;
     const request = (port: number) => ({
-      host: hostOf(c), port, user: LINES[c.line], database: 'postgres', password: PASSWORDS[c.password],
+      host: hostOf(c), port, user: LINES[c.line], database: c.database ?? 'postgres', password: PASSWORDS[c.password],
       options: { ...(c.sslmode === 'unset' ? {} : { sslmode: c.sslmode }), ...c.params },
     });
     const model = async (port: number, transport: ReturnType<typeof tcpTransport>, extra: Partial<DriverEnv> = {}) =>

@@ -242,9 +242,12 @@ export async function connectPgx(conn: PgxSettings, env: DriverEnv, connString: 
         if ('error' in out) return saslFail(out.error === 'nonce' ? 'invalid SCRAM nonce: did not start with client nonce' : 'invalid SCRAM server-first-message received from server: did not include r=');
         return { send: [{ type: 'SASLResponse', data: out }], why: 'The server sent its SCRAM challenge: pgconn answers with the proof of the password.' };
       },
-      saslFinal: (ctx, data) => (ctx.scram?.serverFinalVerifies(data)
-        ? { ok: true, why: "The server's SCRAM signature checks out." }
-        : saslFail('invalid SCRAM ServerSignature received from server')),
+      saslFinal: (ctx, data) => {
+        if (!ctx.scram?.serverFinalVerifies(data)) return saslFail('invalid SCRAM ServerSignature received from server');
+        // scramAuth() has returned: what comes next (an error after AuthenticationOk) is connect()'s own, bare.
+        inSasl = false;
+        return { ok: true, why: "The server's SCRAM signature checks out; scramAuth() returns." };
+      },
     };
     return {
       host: fc.host,

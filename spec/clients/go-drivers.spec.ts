@@ -28,6 +28,7 @@
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestCluster } from '../../src/testing/index.js';
@@ -42,6 +43,7 @@ import { CERTS } from '../support/fixtures.js';
 import { tempDir } from '../support/temp.js';
 import { seen } from '../support/driver-transcript.js';
 import { probe } from '../support/client-grid.js';
+import { FakeServer, SCRIPTS, type FakeScript } from '../support/fake-server.js';
 import { debVersion, goProbe, goToolchain, runGoProbe, type GoProbe, type GoResult } from '../support/go-probes.js';
 
 // ---- the servers: one user per kind of line ---------------------------------------------
@@ -270,6 +272,14 @@ const LANES_PER_SSL = 2;
 
 interface CaseRun { real: Observed; postgres: Observed; modelTcp: Observed; modelVirtual: Observed; decisions: ClientTraceEvent[] }
 
+/** Against the scripted fake (spec/support/fake-server.ts): an 'E' answer to SSLRequest, a close after the startup packet. */
+const FAKE_CASES: Array<{ driver: string; sslmode: string; script: FakeScript }> = [
+  ...['prefer', 'allow', 'require'].map((sslmode) => ({ driver: 'pgx', sslmode, script: 'ssl-E' as const })),
+  ...['disable', 'allow', 'prefer'].map((sslmode) => ({ driver: 'pgx', sslmode, script: 'close-after-startup' as const })),
+  ...['unset', 'require'].map((sslmode) => ({ driver: 'lib/pq', sslmode, script: 'ssl-E' as const })),
+  { driver: 'lib/pq', sslmode: 'disable', script: 'close-after-startup' },
+];
+
 /** One comparison of a case: a label, the side under test and the side it must equal. */
 type Comparison = [label: string, actual: unknown, expected: unknown];
 
@@ -459,6 +469,35 @@ describe('Go drivers: pgx and lib/pq models vs the real drivers (pg-authsim over
     for (const { driver, c } of cases) {
       (runnable(c) ? it : it.skip)(`${caseName(driver, c)}: same report, connections, hook calls, transcript and log`, () => {
         for (const [label, actual, expected] of comparisons(c, get(driver, c))) expect(actual, label).to.deep.equal(expected);
+      });
+    }
+  });
+
+  describe('against a scripted fake server (an E answer to SSLRequest; a silent close after the startup packet)', () => {
+    for (const f of FAKE_CASES) {
+      it(`${f.driver}, sslmode=${f.sslmode}, ${f.script}: same packets per connection and report`, async () => {
+        const c: Case = { ssl: 'on', line: 'host', sslmode: f.sslmode, password: 'wrong' };
+        const realFake = new FakeServer(SCRIPTS[f.script]);
+        const srv = net.createServer((sock) => realFake.handle(sock));
+        await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+        const port = (srv.address() as net.AddressInfo).port;
+        let real: Reported;
+        try {
+          real = portless(fromGo(await runGoProbe(bins[f.driver]!, goUrl(c, port), env)), port);
+        } finally {
+          await new Promise<void>((resolve) => srv.close(() => resolve()));
+        }
+        const modelFake = new FakeServer(SCRIPTS[f.script]);
+        const model = await DRIVER_PROFILES[f.driver]!.connect({
+          host: '127.0.0.1', port, user: 'test', database: 'postgres', password: 'wrong', options: f.sslmode === 'unset' ? {} : { sslmode: f.sslmode },
+        }, { transport: modelFake.transport(), homeDir: passwdHome });
+        // pgconn's CancelRequest goes out from a goroutine, racing the next fallback config: its place among the connections is not fixed.
+        const attemptsOf = (seen: string[][]) => seen.filter((c) => c[0] !== 'CancelRequest');
+        const cancels = (seen: string[][]) => seen.length - attemptsOf(seen).length;
+        expect(attemptsOf(modelFake.seen), 'packets per connection').to.deep.equal(attemptsOf(realFake.seen));
+        expect(cancels(modelFake.seen), 'CancelRequest connections').to.equal(cancels(realFake.seen));
+        expect(portless(fromModel(model), port), 'report').to.deep.equal(real);
+        expect(model.attempts.length, 'model attempts').to.equal(attemptsOf(realFake.seen).length);
       });
     }
   });

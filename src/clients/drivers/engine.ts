@@ -14,7 +14,7 @@
  * Stable API (driver files build on it; it grows, it does not break): runDriver and
  * DriverDefinition, AttemptSpec, AuthResponder/AuthContext/AuthStep, Failure, SslAnswerAction,
  * NextStep, EngineStep, sourceTable/src, refusedBeforeConnecting, and DriverEnv's clock/onTrace.
- * Grown since: AttemptSpec.afterConnect, tls().verify (TlsVerify), afterTls's TLS result.
+ * Grown since: AttemptSpec.afterConnect, tls().verify (TlsVerify), afterTls's TLS result, Failure.cleanup.
  */
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
@@ -49,6 +49,11 @@ export interface Failure<F> {
   /** The driver walks away on purpose mid-exchange (no password): traced as a hang-up. */
   hangUp?: string;
   source?: SourceRef;
+  /**
+   * What the driver does on its way out, on connections of its own that are not attempts (pgconn
+   * sends a CancelRequest after a read error). Run, and awaited, once the socket is dealt with.
+   */
+  cleanup?(open: (host: string, port: number) => Promise<DriverSocket | null>): Promise<void>;
 }
 
 /** The server's one-byte answer to SSLRequest, as the driver takes it. */
@@ -253,6 +258,7 @@ export class DriverRun<F> {
         else if (f.socket === 'end-async') void sock.end();
         else kept = sock;
       }
+      if (f.cleanup) await f.cleanup(async (h, p) => { const o = await this.open(h, p); return o.ok ? o.sock : null; });
       return { ok: false, failure: f, attempt, sock: kept, tlsInUse: sock?.sslInUse ?? false };
     };
     if (!opened.ok) {

@@ -78,6 +78,7 @@ const SOURCES = sourceTable(V, PGCONN, {
 });
 const PARSE = src(V, 'pgconn/config.go', 'ParseConfig', 191);
 const STOP_CODES = src(V, PGCONN, 'ConnectConfig', 159);
+const ASYNC_CLOSE = src(V, PGCONN, 'asyncClose', 616);
 const SASL_WRAPS = src(V, PGCONN, 'connect', 318);
 
 /** pgconn's settings map, by its own key names (database, not dbname). */
@@ -281,7 +282,20 @@ export async function connectPgx(conn: PgxSettings, env: DriverEnv, connString: 
       serverError: (fields) => (inSasl
         ? { ...connectFail('failed SASL auth', pgxPgErrorText(fields), 'server-error', fields), source: SASL_WRAPS }
         : { fail: { kind: 'pg', fields }, outcome: 'server-error', sqlstate: fields.code, message: fields.message, socket: 'destroy', why: `connect() returns the server's *PgError (SQLSTATE ${fields.code}).` }),
-      closed: () => (inSasl ? saslFail('unexpected EOF') : connectFail('failed to receive message', 'unexpected EOF', 'closed')),
+      // A read error (not a FATAL) makes receiveMessage() call asyncClose(): a goroutine sends a
+      // CancelRequest on a new connection to the same address (pgconn.go:508-519, 609-629, 860-888),
+      // with the PID and key of BackendKeyData (0 and 0 here: the model does not keep them).
+      closed: () => ({
+        ...(inSasl ? saslFail('unexpected EOF') : connectFail('failed to receive message', 'unexpected EOF', 'closed')),
+        source: ASYNC_CLOSE,
+        cleanup: async (open) => {
+          const cancel = await open(fc.host, fc.port);
+          if (!cancel) return;
+          cancel.send({ type: 'CancelRequest', pid: 0, key: Buffer.alloc(4) });
+          await cancel.readByte();
+          cancel.destroy();
+        },
+      }),
       garbage: () => connectFail('received unexpected message', null, 'client-hangup'),
     };
   };

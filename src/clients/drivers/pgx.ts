@@ -13,10 +13,10 @@
  *    require checks the chain like verify-ca once sslrootcert is set (config.go:583-590), and
  *    sslrootcert defaults to ~/.postgresql/root.crt of the OS user's passwd home when that file
  *    exists (defaults.go:34-37); verify-ca checks the chain only, in VerifyPeerCertificate
- *    (config.go:591-628); verify-full is Go's full check with ServerName = host (config.go:629-630).
+ *    (config.go:595-628); verify-full is Go's full check with ServerName = host (config.go:629-630).
  *    An unreadable sslrootcert or any other sslmode word fails in ParseConfig, before any
  *    connection (config.go:631-650).
- * 3. Each host is looked up, and every address gets the host's configs (pgconn.go:140-148, 180-227).
+ * 3. Each host is looked up, and every address gets the host's configs (pgconn.go:140-148, 180-223).
  * 4. The chain moves on after ANY error except a *PgError with SQLSTATE 28P01 or 28000
  *    (pgconn.go:151-163). Only ErrorResponses read by connect()'s own loop arrive as a bare
  *    *PgError (pgconn.go:286-291, 340-342): one read inside the SCRAM exchange is wrapped as
@@ -28,7 +28,7 @@
  *    message is written (pgconn.go:280-283): a certificate failure is "failed to write startup
  *    message (x509: ...)".
  * 6. Startup: the settings that are not pgconn's own (application_name, ...), user, database
- *    (config.go:254-275, pgconn.go:265-278). No password is the empty one: cleartext sends "",
+ *    (config.go:250-274, pgconn.go:265-278). No password is the empty one: cleartext sends "",
  *    md5 hashes "", SCRAM runs with "" (config.go:231, pgconn.go:300-319).
  * 7. SCRAM-SHA-256 only (no channel binding), `n=` with no name, an 18-byte nonce, the password
  *    through precis.OpaqueString (auth_scram.go:30, 123-141, 154-157); the model uses SASLprep,
@@ -36,6 +36,10 @@
  * 8. The error returned is the last config's (pgconn.go:165-167): a connectError "failed to
  *    connect to `host=H user=U database=D`: MSG (ERR)" naming the FIRST host (errors.go:66-75),
  *    around a PgError "SEVERITY: message (SQLSTATE code)" (errors.go:51-53).
+ * 9. A read error (the server closed without a word) makes receiveMessage() call asyncClose():
+ *    a goroutine sends a CancelRequest on one more TCP connection (pgconn.go:508-519, 608-630,
+ *    862-888) while the chain goes on. No hook call; the model sends PID 0 and key 0 (it does
+ *    not keep BackendKeyData, which comes only after authentication).
  *
  * Not modelled: ~/.pgpass and service files (the model assumes none), target_session_attrs (its
  * ValidateConnect query), connect_timeout, Unix sockets, client certificates (sslcert/sslkey).
@@ -84,7 +88,7 @@ const SASL_WRAPS = src(V, PGCONN, 'connect', 318);
 /** pgconn's settings map, by its own key names (database, not dbname). */
 export type PgxSettings = Readonly<Record<string, string>>;
 
-/** The keys ParseConfig keeps for itself; every other setting goes into the startup message (config.go:254-270). */
+/** The keys ParseConfig keeps for itself; every other setting goes into the startup message (config.go:250-274). */
 const NOT_RUNTIME_PARAMS = new Set([
   'host', 'port', 'database', 'user', 'password', 'passfile', 'connect_timeout', 'sslmode', 'sslkey', 'sslcert',
   'sslrootcert', 'target_session_attrs', 'min_read_buffer_size', 'service', 'servicefile',
@@ -283,7 +287,7 @@ export async function connectPgx(conn: PgxSettings, env: DriverEnv, connString: 
         ? { ...connectFail('failed SASL auth', pgxPgErrorText(fields), 'server-error', fields), source: SASL_WRAPS }
         : { fail: { kind: 'pg', fields }, outcome: 'server-error', sqlstate: fields.code, message: fields.message, socket: 'destroy', why: `connect() returns the server's *PgError (SQLSTATE ${fields.code}).` }),
       // A read error (not a FATAL) makes receiveMessage() call asyncClose(): a goroutine sends a
-      // CancelRequest on a new connection to the same address (pgconn.go:508-519, 609-629, 860-888),
+      // CancelRequest on a new connection to the same address (pgconn.go:508-519, 608-630, 862-888),
       // with the PID and key of BackendKeyData (0 and 0 here: the model does not keep them).
       closed: () => ({
         ...(inSasl ? saslFail('unexpected EOF') : connectFail('failed to receive message', 'unexpected EOF', 'closed')),

@@ -4,7 +4,7 @@
  * the lines they come from (/usr/share/gocode/src/github.com/lib/pq):
  *
  * 1. Settings: host localhost, port 5432, extra_float_digits 2, then PG* variables (even empty
- *    ones), then the DSN or URL (connector.go:47-73; conn.go:1975-2043). client_encoding is
+ *    ones), then the DSN or URL (connector.go:47-73; conn.go:1977-2047). client_encoding is
  *    forced to UTF8 and datestyle to "ISO, MDY" (connector.go:84-101).
  * 2. sslmode unset means "require" (ssl.go:20-21): TLS without verification, and NO plaintext
  *    fallback of any kind. Only disable, require, verify-ca and verify-full exist: allow and
@@ -14,7 +14,7 @@
  *    sends nothing.
  * 3. require checks the chain once sslrootcert names a file that exists (ssl.go:33-39);
  *    verify-ca always checks (ssl.go:41-45); both check it after the handshake, against
- *    `DNSName: ServerName` (ssl.go:82-87, 185-201), and ServerName is the host whenever sslsni
+ *    `DNSName: ServerName` (ssl.go:82-87, 185-204), and ServerName is the host whenever sslsni
  *    is unset or starts with "1" (ssl.go:53-62): so require+sslrootcert and verify-ca check the
  *    host name too, as verify-full does (ssl.go:46-47, in the handshake). When the check after
  *    the handshake fails, the raw connection is not closed (upgrade() returned nil over cn.c,
@@ -80,7 +80,7 @@ const DRIVER_SETTINGS = new Set([
   'connect_timeout', 'disable_prepared_binary_result', 'binary_parameters', 'krbsrvname', 'krbspn',
 ]);
 
-/** parseEnviron() (conn.go:1975-2043): the supported PG* variables and their keys. */
+/** parseEnviron() (conn.go:1977-2047): the supported PG* variables and their keys. */
 const ENVIRON: Record<string, string> = {
   PGHOST: 'host', PGPORT: 'port', PGDATABASE: 'dbname', PGUSER: 'user', PGPASSWORD: 'password', PGOPTIONS: 'options',
   PGAPPNAME: 'application_name', PGSSLMODE: 'sslmode', PGSSLCERT: 'sslcert', PGSSLKEY: 'sslkey', PGSSLROOTCERT: 'sslrootcert',

@@ -119,6 +119,8 @@ export function writeDevCertificates(outDir: string, certs: DevCertificates = ge
     fs.chmodSync(certPath, 0o644);
     // libpq and the server refuse private keys readable by group or others.
     fs.writeFileSync(keyPath, certs[which].key, { mode: 0o600 });
+    // PostgreSQL and libpq refuse keys with group or world access; an existing file keeps its mode otherwise.
+    fs.chmodSync(keyPath, 0o600);
     fs.chmodSync(keyPath, 0o600);
     written.push(certPath, keyPath);
   }

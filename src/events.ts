@@ -16,7 +16,12 @@ export type EventBody =
   | { type: 'direct-ssl' }
   | { type: 'tls-established'; protocol: string; cipher: string; bits: number; peerCertificate: { subject: string; cn: string | null; verified: boolean } | null }
   | { type: 'cancel-request'; targetPid: number; result: 'signalled' | 'wrong-key' | 'no-such-process' }
-  | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string> }
+  /**
+   * The StartupMessage. `user`, `database` (clipped to NAMEDATALEN-1 bytes) and `options` are the
+   * client's bytes as strings (src/bytes.ts: equal strings iff equal bytes); `rawParams` holds
+   * every name/value pair exactly as sent, in order.
+   */
+  | { type: 'startup-packet'; protocol: string; user: string; database: string; options: Record<string, string>; rawParams: Array<[name: Buffer, value: Buffer]> }
   | { type: 'protocol-negotiated'; newestMinor: number; unrecognizedOptions: string[] }
   | { type: 'hba-matched'; lineNumber: number; rawLine: string; method: string }
   | { type: 'hba-no-match' }
@@ -44,7 +49,19 @@ export type EventBody =
    * (`PgServer.captureWire`): `layer: 'tcp'` is what a packet capture sees (TLS records
    * included), `layer: 'tls'` the plaintext inside TLS. `from` says who sent them.
    */
-  | { type: 'wire'; from: 'client' | 'server'; layer: 'tcp' | 'tls'; data: Buffer };
+  | { type: 'wire'; from: 'client' | 'server'; layer: 'tcp' | 'tls'; data: Buffer }
+  /**
+   * How one direction of the TCP connection ended, only while the server captures the wire:
+   * `from` is the side that closed, `how` is `fin` (it ended its writing; the other side may
+   * still send) or `rst` (the connection was reset: by the client, or by the server exiting
+   * with unread input). One event per side at most; their order (seq) says who closed first.
+   * A side that closes after the server has let go of the socket (the client's answering FIN
+   * once the backend has exited) is not seen: a capture writer adds it when it turns these
+   * into the FIN/ACK or RST segments of the teardown.
+   */
+  | { type: 'wire-close'; from: 'client' | 'server'; how: 'fin' | 'rst' }
+  /** One NSS key log line (SSLKEYLOGFILE format) of this connection's TLS, only while the server captures the wire. */
+  | { type: 'tls-keylog'; line: string };
 
 export type EventType = EventBody['type'];
 

@@ -2,6 +2,8 @@
  * PostgreSQL's Port (libpq-be.h): what the backend knows about the client
  * connection. Field names follow the C struct so hook authors feel at home.
  */
+import { stringToBytes } from './bytes.js';
+
 export interface HbaLineView {
   /** The file the line came from: pg_hba.conf, or (16+) a file it includes. */
   readonly source_file: string;
@@ -10,6 +12,28 @@ export interface HbaLineView {
   readonly auth_method: string;
 }
 
+/**
+ * The client's bytes behind Port's strings, for hooks that must not depend on how they
+ * decode. PostgreSQL compares and logs exactly these.
+ */
+export interface PortBytes {
+  /** The startup packet's `user`, cut to NAMEDATALEN-1 (63) bytes. */
+  readonly user_name: Buffer;
+  /** `database` (the user name when absent or empty), cut to 63 bytes. */
+  readonly database_name: Buffer;
+  /** The last `application_name` value as sent, before pg_clean_ascii; null when none was sent. */
+  readonly application_name: Buffer | null;
+  readonly guc_options: ReadonlyArray<readonly [Buffer, Buffer]>;
+  readonly cmdline_options: Buffer | null;
+}
+
+/**
+ * Strings a client supplied (user_name, database_name, guc_options, cmdline_options) are its
+ * bytes decoded without loss (src/bytes.ts): well-formed UTF-8 as text, every other byte as
+ * the lone surrogate U+DC80–U+DCFF (Python's surrogateescape), so equal strings mean equal
+ * bytes and a terminal shows U+FFFD for such a byte. `raw` has the bytes themselves.
+ * application_name is pg_clean_ascii's output, printable ASCII only.
+ */
 export interface Port {
   readonly pid: number;
   readonly remote_host: string;
@@ -29,10 +53,12 @@ export interface Port {
   readonly authn_id: string | null;
   readonly ssl_protocol: string | null;
   readonly ssl_cipher: string | null;
+  /** The same client-supplied values as bytes. */
+  readonly raw: PortBytes;
 }
 
-/** The backend's own mutable copy; hooks only ever see a frozen snapshot. */
-export type MutablePort = { -readonly [K in keyof Port]: Port[K] };
+/** The backend's own mutable copy; hooks only ever see a frozen snapshot (which adds `raw`). */
+export type MutablePort = { -readonly [K in Exclude<keyof Port, 'raw'>]: Port[K] };
 
 export function newPort(pid: number, remoteHost: string, remotePort: string): MutablePort {
   return {
@@ -61,5 +87,18 @@ export function snapshotPort(p: MutablePort): Port {
     ...p,
     guc_options: Object.freeze(p.guc_options.map((kv) => Object.freeze([kv[0], kv[1]] as const))),
     hba: p.hba ? Object.freeze({ ...p.hba }) : null,
+    raw: portBytes(p),
+  });
+}
+
+/** The strings map back to their bytes one to one, so the bytes are derived rather than kept twice. */
+function portBytes(p: MutablePort): PortBytes {
+  const appName = [...p.guc_options].reverse().find(([name]) => name === 'application_name');
+  return Object.freeze({
+    user_name: stringToBytes(p.user_name),
+    database_name: stringToBytes(p.database_name),
+    application_name: appName ? stringToBytes(appName[1]) : null,
+    guc_options: Object.freeze(p.guc_options.map(([n, v]) => Object.freeze([stringToBytes(n), stringToBytes(v)] as const))),
+    cmdline_options: p.cmdline_options === null ? null : stringToBytes(p.cmdline_options),
   });
 }

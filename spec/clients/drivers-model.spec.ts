@@ -16,6 +16,8 @@ import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { inProcessTransport, type ClientTransport } from '../../src/clients/libpq/transport.js';
 import { duplexPair } from '../../src/server/memory-transport.js';
 import { SeededRandom } from '../../src/random.js';
+import * as path from 'node:path';
+import { CERTS } from '../support/fixtures.js';
 import {
   DRIVER_PROFILES, driverProfile, connectNodePostgres, connectPostgresJs, nodePostgresParams, postgresJsParams, pgjdbcSslMode,
   pgjdbcServerMessage, connectAsyncpg, connectPgjdbc,
@@ -139,6 +141,10 @@ async function countFor(cluster: TestCluster, driver: string, sslmode: string, p
   return `${cluster.trace.connectionCount()} ${hooks || '-'}`;
 }
 
+
+/** As on the real servers these tables were measured against (spec/support/real-pg.ts): ssl_ca_file names the CA, so it is in the chain. */
+const DEV_CA = path.join(CERTS, 'ca.crt');
+
 describe('driver models (in-process, virtual clock)', () => {
   describe('the tables measured with the real drivers', () => {
     const clusters = new Map<string, TestCluster>();
@@ -146,7 +152,7 @@ describe('driver models (in-process, virtual clock)', () => {
       const key = `${hba}/${ssl}`;
       let c = clusters.get(key);
       if (!c) {
-        c = await TestCluster.start({ hba: `${hba} all all 127.0.0.1/32 ${hba === 'reject' ? 'reject' : 'scram-sha-256'}`.replace(/^reject/, 'host'), roles: ROLES, postgresqlConf: { ssl }, extensions: [hookProbe] });
+        c = await TestCluster.start({ hba: `${hba} all all 127.0.0.1/32 ${hba === 'reject' ? 'reject' : 'scram-sha-256'}`.replace(/^reject/, 'host'), roles: ROLES, postgresqlConf: { ssl, ssl_ca_file: DEV_CA }, extensions: [hookProbe] });
         clusters.set(key, c);
       }
       return c;
@@ -262,7 +268,7 @@ describe('driver models (in-process, virtual clock)', () => {
       expect(p.connection).to.deep.equal([['application_name', 'postgres.js'], ['sslrootcert', 'system'], ['search_path', 'x']]);
     });
     it("ssl: 'disable' as an option means verified TLS: against the development certificate it fails, no hook call", async () => {
-      const cluster = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES, postgresqlConf: { ssl: true }, extensions: [hookProbe] });
+      const cluster = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES, postgresqlConf: { ssl: true, ssl_ca_file: DEV_CA }, extensions: [hookProbe] });
       try {
         const r = await connectPostgresJs(null, { host: '127.0.0.1', user: 'test', password: 'secret', database: 'postgres', ssl: 'disable' }, { transport: inProcessTransport(cluster.server) });
         await cluster.idle();
@@ -330,7 +336,7 @@ describe('driver models (in-process, virtual clock)', () => {
 
   describe('asyncpg', () => {
     it('PGSSLMODE is read when ssl is not given', async () => {
-      const cluster = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES, postgresqlConf: { ssl: true }, extensions: [hookProbe] });
+      const cluster = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES, postgresqlConf: { ssl: true, ssl_ca_file: DEV_CA }, extensions: [hookProbe] });
       try {
         await connectAsyncpg({ host: '127.0.0.1', port: 5432, user: 'test', database: 'postgres', password: 'wrong' }, { transport: inProcessTransport(cluster.server), environ: { PGSSLMODE: 'require' } });
         await cluster.idle();

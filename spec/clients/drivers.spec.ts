@@ -394,7 +394,7 @@ describe('driver models against the real drivers (TCP, real clock) vs in-process
     mkdirSync(home);
 
     for (const config of CONFIGS) {
-      const opts = { hba: config.hba, roles: config.roles ?? ROLES, postgresqlConf: { ssl: config.ssl }, extensions: [hookProbe] };
+      const opts = { hba: config.hba, roles: config.roles ?? ROLES, postgresqlConf: { ssl: config.ssl, ssl_ca_file: CA }, extensions: [hookProbe] };
       const cluster = await TestCluster.start({ ...opts, clock: 'real' });
       real.set(config.key, { cluster, port: await cluster.listen() });
       model.set(config.key, await TestCluster.start(opts));

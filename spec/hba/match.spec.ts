@@ -4,6 +4,7 @@ import {
   simpleRoles, type HbaConnection, type HbaLine, type HbaMatchEnv, type HostnameLookupState, type HostnameResolver,
   type ImplicitReject, type InterfaceAddress, type RoleLookup,
 } from '../../src/hba/index.js';
+import { bytesToString, stringToBytes } from '../../src/bytes.js';
 
 const PATH = '/data/pg_hba.conf';
 
@@ -362,5 +363,40 @@ describe('hba matching', () => {
       expect(h.forward('nowhere')).to.deep.equal({ error: 'Name or service not known' });
       expect(h.reverse('10.9.9.9')).to.deep.equal({ error: 'Name or service not known' });
     });
+  });
+});
+
+describe('hba matching: names are bytes (strcmp), never decoded', () => {
+  const b = (s: string) => Buffer.from(s, 'latin1');
+  const U_FF = bytesToString(b('u\xff'));
+  const U_FE = bytesToString(b('u\xfe'));
+  const U_FFFD = 'u\uFFFD';
+  const parsed = parseHbaFile(b('host db1 u\xff all trust\nhost db2 @names all trust\nhost sameuser all all trust\n'), {
+    path: PATH, sslEnabled: true, readFile: () => b('u\xfe'),
+  });
+  const match = (database: string, user: string) => lineNo(checkHba(parsed.lines, tcp({ database, user }), env()));
+
+  it('a user token of bytes that are not UTF-8 matches those bytes only, not U+FFFD', () => {
+    expect(parsed.errors).to.deep.equal([]);
+    expect([match('db1', U_FF), match('db1', U_FE), match('db1', U_FFFD)]).to.deep.equal([1, 0, 0]);
+  });
+
+  it('so do the names an @file brings in', () => {
+    expect([match('db2', U_FE), match('db2', U_FF)]).to.deep.equal([2, 0]);
+  });
+
+  it('sameuser compares the bytes of database and user', () => {
+    expect([match(U_FF, U_FF), match(U_FE, U_FF), match(U_FFFD, U_FF)]).to.deep.equal([3, 0, 0]);
+  });
+
+  it('keeps the raw line\'s bytes for the DETAIL', () => {
+    expect(stringToBytes(parsed.lines[0]!.rawLine).equals(b('host db1 u\xff all trust'))).to.equal(true);
+  });
+
+  it('16+: a /regex sees one char per byte, so "^u.$" matches 75 FF but not the four bytes of "u\\uFFFD"', () => {
+    const r = parseHbaFile('host all /^u.$ all trust', { path: PATH, sslEnabled: true, serverVersion: 16, readFile: () => undefined });
+    expect(r.errors).to.deep.equal([]);
+    const at = (user: string) => lineNo(checkHba(r.lines, tcp({ user }), env()));
+    expect([at(U_FF), at(U_FFFD), at('ux')]).to.deep.equal([1, 0, 1]);
   });
 });

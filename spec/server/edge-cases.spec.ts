@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { STARTUP_CASES } from './edge-startup-cases.js';
 import { AUTH_CASES } from './edge-auth-cases.js';
 import { SESSION_CASES } from './edge-session-cases.js';
+import { BYTES_CASES } from './edge-bytes-cases.js';
 import { expectSameObservation, expectedObservation, serverRunsTls, simHarness, type EdgeCase, type SimHarness } from './edge-env.js';
 import { closed, connect, read, send, startup, terminate, type Step } from '../support/wire-script.js';
 import type { EventOf } from '../../src/events.js';
@@ -17,6 +18,7 @@ const TABLES: Array<[string, EdgeCase[]]> = [
   ['startup packet, SSL/GSS negotiation, CancelRequest', STARTUP_CASES],
   ['password, md5 and SCRAM exchanges, hba rejects, authentication_timeout', AUTH_CASES],
   ['connection slots and checks after AuthenticationOk', SESSION_CASES],
+  ['client bytes: names, passwords and parameters that are not (or not only) ASCII', BYTES_CASES],
 ];
 
 describe('edge cases against pg-authsim (raw wire, in memory, virtual clock)', () => {

@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import { STARTUP_CASES } from './edge-startup-cases.js';
 import { AUTH_CASES } from './edge-auth-cases.js';
 import { SESSION_CASES } from './edge-session-cases.js';
+import { BYTES_CASES } from './edge-bytes-cases.js';
 import {
   AUTH_TIMEOUT_MS, EXTRA_DATABASES, HBA, LIMITED_DATABASE, HBA_PATH, REAL_SETTINGS, ROLES_SQL,
   expectSameObservation, expectedObservation, observation, serverRunsTls, simHarness, type EdgeCase, type Observation, type SimHarness,
@@ -21,7 +22,7 @@ import {
 import { RealPg } from '../support/real-pg.js';
 import { runScript, sslRequest, type Step, type Target } from '../support/wire-script.js';
 
-const ALL = [...STARTUP_CASES, ...AUTH_CASES, ...SESSION_CASES];
+const ALL = [...STARTUP_CASES, ...AUTH_CASES, ...SESSION_CASES, ...BYTES_CASES];
 const compared = ALL.filter((c) => !c.simOnly);
 
 describe(`edge cases: real PostgreSQL 15 vs pg-authsim (${compared.length} raw-wire scripts)`, function () {
@@ -65,7 +66,8 @@ describe(`edge cases: real PostgreSQL 15 vs pg-authsim (${compared.length} raw-w
     const offset = pg.logOffset();
     const t = await runScript(realTarget(), script);
     await pg.settle();
-    const lines = pg.logSince(offset).map((l) => l.text.replaceAll(pg.hbaPath, HBA_PATH));
+    // Byte for byte: the log shows each byte as one char, like the transcript (wire-script.ts).
+    const lines = pg.logSince(offset, 'latin1').map((l) => l.text.replaceAll(pg.hbaPath, HBA_PATH));
     return observation(t, lines);
   }
 

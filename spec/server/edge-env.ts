@@ -9,8 +9,10 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { DEFAULT_ROLES, makeServer, devTls } from '../support/fixtures.js';
+import { BYTES_ROLES_SQL } from './edge-bytes-roles.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { runScript, logEntries, normaliseLog, type ErrorFieldList, type Step, type Target, type Transcript } from '../support/wire-script.js';
+import { runScript, latin1, logEntries, normaliseLog, type ErrorFieldList, type Step, type Target, type Transcript } from '../support/wire-script.js';
+import { stringToBytes } from '../../src/bytes.js';
 import { renderServerLog } from '../../src/views/server-log.js';
 import { defaultDatabases, type ServerSettings } from '../../src/server/settings.js';
 import type { ServerEvent } from '../../src/events.js';
@@ -25,6 +27,7 @@ export const HBA_LINES = [
   'host    nosuchdb     all   127.0.0.1/32   trust',
   'host    template0    all   127.0.0.1/32   trust',
   'host    limitdb      all   127.0.0.1/32   trust',
+  'host    all          dbbytes 127.0.0.1/32 trust',
 ] as const;
 export const HBA = `${HBA_LINES.join('\n')}\n`;
 /** Where both servers' `connection authenticated` lines say pg_hba.conf is (the real path is rewritten to this). */
@@ -37,7 +40,7 @@ export const HBA_PATH = '/data/pg_hba.conf';
  */
 export const ROLES_SQL = `${DEFAULT_ROLES}
 CREATE ROLE limited LOGIN PASSWORD 'secret' CONNECTION LIMIT 1;
-`;
+${BYTES_ROLES_SQL}`;
 
 /** Databases besides initdb's postgres/template0/template1. nosuchdb is deliberately absent. */
 export const EXTRA_DATABASES = ['trustdb', 'passworddb', 'md5db', 'scramdb'] as const;
@@ -228,7 +231,8 @@ export function simHarness(opts: { ssl: boolean; roles?: string; settings?: Part
     settings: simSettings(opts.ssl, opts.settings),
     clock,
     hook: (port, status) => {
-      hooks.push(`${status === 0 ? 'OK' : status === -1 ? 'ERROR' : 'EOF'} ssl=${port.ssl_in_use ? 'on' : 'off'} user=${port.user_name}`);
+      // The name's bytes, one char each, as hook_probe's log line shows them on the real side.
+      hooks.push(`${status === 0 ? 'OK' : status === -1 ? 'ERROR' : 'EOF'} ssl=${port.ssl_in_use ? 'on' : 'off'} user=${latin1(port.raw.user_name)}`);
     },
   });
   let tcpPort: Promise<number> | null = null;
@@ -259,7 +263,8 @@ export function simHarness(opts: { ssl: boolean; roles?: string; settings?: Part
       const text = renderServerLog(events.filter((e) => e.connection !== 0), {
         logConnections: true, logDisconnections: false, logLinePrefix: LOG_LINE_PREFIX, hbaPath: HBA_PATH, serverVersion: server.settings.serverVersion,
       });
-      return observation(t, text.split('\n'), hooks.splice(0));
+      // The bytes serve writes to stderr, one char each, as the real server's log is read.
+      return observation(t, latin1(stringToBytes(text)).split('\n'), hooks.splice(0));
     },
   };
 }

@@ -209,9 +209,12 @@ export class RealPg {
     return existsSync(this.logFile) ? statSync(this.logFile).size : 0;
   }
 
-  /** Lines written since `offset` by backends (not the postmaster or its helpers), prefix removed; continuation lines follow theirs. */
-  logSince(offset: number): LogLine[] {
-    const text = readFileSync(this.logFile).subarray(offset).toString('utf8');
+  /**
+   * Lines written since `offset` by backends (not the postmaster or its helpers), prefix removed;
+   * continuation lines follow theirs. `latin1` shows each byte as one char (byte-exact comparisons).
+   */
+  logSince(offset: number, encoding: 'utf8' | 'latin1' = 'utf8'): LogLine[] {
+    const text = readFileSync(this.logFile).subarray(offset).toString(encoding);
     const out: LogLine[] = [];
     let last: LogLine | null = null;
     for (const line of text.split('\n')) {

@@ -9,6 +9,10 @@
  * framing by hand, the messages by node-postgres's pg-protocol parser, and
  * ErrorResponse fields by a small field walker that keeps their order (so S
  * and V, and the field order itself, are checked).
+ *
+ * Text the server sends back (error fields, ParameterStatus values) is shown one
+ * character per byte (latin1), so every comparison is byte for byte: a name that
+ * is not UTF-8 reads as "u\xff", and expectations spell valid UTF-8 with bytesOf().
  */
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
@@ -41,13 +45,18 @@ export function typed(type: string, body: Buffer): Buffer {
 export const sslRequest = (): Buffer => untyped(int32(CODE.ssl));
 export const gssEncRequest = (): Buffer => untyped(int32(CODE.gss));
 
-/** NUL-terminated UTF-8 strings, concatenated. */
-export function cstrings(...parts: string[]): Buffer {
-  return Buffer.concat(parts.map((p) => Buffer.from(`${p}\0`, 'utf8')));
+/** NUL-terminated strings, concatenated: UTF-8 for strings, as they are for raw bytes. */
+export function cstrings(...parts: Array<string | Buffer>): Buffer {
+  return Buffer.concat(parts.map((p) => Buffer.concat([typeof p === 'string' ? Buffer.from(p, 'utf8') : p, Buffer.from([0])])));
 }
 
-/** A StartupMessage for protocol major.minor with the given parameters and the terminator. */
-export function startup(params: Record<string, string> | Array<[string, string]>, version: [number, number] = [3, 0]): Buffer {
+/** How a transcript shows text: one char per byte. */
+export const latin1 = (b: Buffer): string => b.toString('latin1');
+/** The transcript form of valid UTF-8 text ("é" is "\xc3\xa9"). */
+export const bytesOf = (s: string): string => latin1(Buffer.from(s, 'utf8'));
+
+/** A StartupMessage for protocol major.minor with the given parameters (raw bytes allowed) and the terminator. */
+export function startup(params: Record<string, string | Buffer> | Array<[string | Buffer, string | Buffer]>, version: [number, number] = [3, 0]): Buffer {
   const pairs = Array.isArray(params) ? params : Object.entries(params);
   const code = ((version[0] << 16) | version[1]) >>> 0;
   const code32 = Buffer.alloc(4);
@@ -55,19 +64,19 @@ export function startup(params: Record<string, string> | Array<[string, string]>
   return untyped(Buffer.concat([code32, ...pairs.map(([k, v]) => cstrings(k, v)), Buffer.from([0])]));
 }
 
-export const passwordMessage = (pw: string): Buffer => typed('p', cstrings(pw));
+export const passwordMessage = (pw: string | Buffer): Buffer => typed('p', cstrings(pw));
 export const query = (sql: string): Buffer => typed('Q', cstrings(sql));
 export const terminate = (): Buffer => typed('X', Buffer.alloc(0));
 
 /** SASLInitialResponse: mechanism, Int32 length (-1 for none), data. */
-export function saslInitial(mechanism: string, data: Buffer | string | null): Buffer {
+export function saslInitial(mechanism: string | Buffer, data: Buffer | string | null): Buffer {
   if (data === null) return typed('p', Buffer.concat([cstrings(mechanism), int32(-1)]));
   const d = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
   return typed('p', Buffer.concat([cstrings(mechanism), int32(d.length), d]));
 }
 
-export function md5Response(user: string, password: string, salt: Buffer): string {
-  const inner = createHash('md5').update(password + user).digest('hex');
+export function md5Response(user: string | Buffer, password: string | Buffer, salt: Buffer): string {
+  const inner = createHash('md5').update(password).update(user).digest('hex');
   return `md5${createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex')}`;
 }
 
@@ -92,11 +101,11 @@ export type Step =
    * Start SCRAM: SASLInitialResponse with a libpq-style client-first message.
    * `clientFirst` may rewrite the message; `mechanism` overrides the name sent.
    */
-  | ({ op: 'scram-initial'; password: string; mechanism?: string; clientFirst?: (m: string) => string; plus?: boolean } & On)
+  | ({ op: 'scram-initial'; password: string | Buffer; mechanism?: string; clientFirst?: (m: string) => string; plus?: boolean; username?: string } & On)
   /** Answer the last SASLContinue (server-first) with client-final; `clientFinal` may rewrite it. */
   | ({ op: 'scram-final'; clientFinal?: (m: string) => string } & On)
-  /** Answer the last AuthenticationMD5Password. */
-  | ({ op: 'md5'; user: string; password: string } & On)
+  /** Answer the last AuthenticationMD5Password (strings are their UTF-8 bytes). */
+  | ({ op: 'md5'; user: string | Buffer; password: string | Buffer } & On)
   /** CancelRequest naming connection `target`'s backend, with its key or a wrong one. */
   | ({ op: 'cancel'; target: number; key: 'right' | 'wrong' } & On)
   /** Half-close: send FIN (close_notify first under TLS) and keep reading. */
@@ -150,7 +159,7 @@ const AUTH_NAMES: Record<string, string> = {
   authenticationSASLFinal: 'AuthenticationSASLFinal',
 };
 
-/** ErrorResponse/NoticeResponse body: (code byte, cstring)* then NUL. */
+/** ErrorResponse/NoticeResponse body: (code byte, cstring)* then NUL; values one char per byte. */
 export function errorFields(body: Buffer): ErrorFieldList {
   const out: ErrorFieldList = [];
   let at = 0;
@@ -158,7 +167,7 @@ export function errorFields(body: Buffer): ErrorFieldList {
     const code = String.fromCharCode(body[at]!);
     const end = body.indexOf(0, at + 1);
     if (end < 0) throw new Error('unterminated error field');
-    out.push([code, body.subarray(at + 1, end).toString('utf8')]);
+    out.push([code, latin1(body.subarray(at + 1, end))]);
     at = end + 1;
   }
   return out;
@@ -266,9 +275,13 @@ export class ScriptConnection {
       case 'notice': {
         const fields = errorFields(f.body);
         this.errors.push(fields);
-        // The two decoders must agree on what they both read.
-        if (fields.find(([k]) => k === 'C')?.[1] !== msg.code) throw new Error('error field decoders disagree');
-        return `${msg.name} ${String(msg.severity)} ${String(msg.code)} ${String(msg.message)}`;
+        const field = (k: string) => fields.find(([key]) => key === k)?.[1];
+        // The two decoders must agree on what they both read (pg-protocol decodes UTF-8).
+        const message = field('M') ?? '';
+        if (field('C') !== msg.code || Buffer.from(message, 'latin1').toString('utf8') !== msg.message) {
+          throw new Error('error field decoders disagree');
+        }
+        return `${msg.name} ${String(msg.severity)} ${String(msg.code)} ${message}`;
       }
       case 'authenticationSASL':
         return `AuthenticationSASL [${(msg.mechanisms as string[]).join(',')}]`;
@@ -285,8 +298,11 @@ export class ScriptConnection {
       case 'authenticationMD5Password':
         this.lastMd5Salt = Buffer.from(msg.salt as Uint8Array);
         return 'AuthenticationMD5Password';
-      case 'parameterStatus':
-        return `ParameterStatus ${String(msg.parameterName)}=${String(msg.parameterValue)}`;
+      case 'parameterStatus': {
+        const [name, value] = latin1(f.body).split('\0');
+        if (name !== msg.parameterName) throw new Error('ParameterStatus decoders disagree');
+        return `ParameterStatus ${name}=${value}`;
+      }
       case 'backendKeyData':
         this.pid = msg.processID as number;
         this.key = f.body.subarray(4, 8);
@@ -346,6 +362,8 @@ export class ScriptConnection {
       channelBinding: plus ? 'require' : 'disable',
       ...(endPoint ? { tlsServerEndPoint: endPoint } : {}),
       random: new SeededRandom(11),
+      // The n= value, one char per byte (libpq sends it empty).
+      ...(step.username !== undefined ? { username: step.username } : {}),
     });
     let first = this.scram.clientFirst().toString('latin1');
     if (step.clientFirst) first = step.clientFirst(first);
@@ -359,7 +377,7 @@ export class ScriptConnection {
     this.send(typed('p', Buffer.from(fin, 'latin1')));
   }
 
-  md5(user: string, password: string): void {
+  md5(user: string | Buffer, password: string | Buffer): void {
     if (!this.lastMd5Salt) throw new Error('md5 step without AuthenticationMD5Password');
     this.send(passwordMessage(md5Response(user, password, this.lastMd5Salt)));
   }

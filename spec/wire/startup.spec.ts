@@ -81,7 +81,19 @@ describe('wire codec: parseStartupPacket', () => {
       if (parsed.kind !== 'StartupMessage') return;
       expect(parsed.rawParams[0]![0].toString()).to.equal('application_name');
       expect(parsed.rawParams[0]![1].equals(value)).to.equal(true);
-      expect(parsed.params[0]![1]).to.equal(value.toString('utf8'));
+      // The string keeps the stray byte as U+DCFF (not U+FFFD), so it maps back to the same bytes.
+      expect(parsed.params[0]![1]).to.equal('p\u00e9\udcff');
+      expect(parsed.params[0]![1]).to.not.equal(value.toString('utf8'));
+    });
+
+    it('gives different strings for different bytes that UTF-8 decoding would both turn into U+FFFD', () => {
+      const names = [[0x75, 0xff], [0x75, 0xfe], [0x75, 0xef, 0xbf, 0xbd], [0x75, 0xc3], [0x75, 0xed, 0xa0, 0x80]].map((b) => Buffer.from(b));
+      const users = names.map((n) => {
+        const p = parseStartupPacket(body(V3, cstrings('user'), n, NUL, NUL));
+        return p.kind === 'StartupMessage' ? p.params[0]![1] : null;
+      });
+      expect(new Set(users).size).to.equal(names.length);
+      expect(users[2]).to.equal('u\ufffd'); // a real U+FFFD is valid UTF-8 and stays itself
     });
   });
 

@@ -1,10 +1,10 @@
 /** CheckCertAuth (auth.c): the certificate's CN (or DN) must name the user. */
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import type { HbaLine } from '../hba/index.js';
 import { STATUS_ERROR, STATUS_OK } from '../hooks/status.js';
 import type { AuthResult } from './result.js';
 
-export function checkCertAuth(be: Backend, hba: HbaLine, previous: AuthResult): AuthResult {
+export function checkCertAuth(be: ClientConnection, hba: HbaLine, previous: AuthResult): AuthResult {
   const port = be.port;
   const useDN = hba.options.clientname === 'DN';
   const peerName = useDN ? port.peer_dn : port.peer_cn;

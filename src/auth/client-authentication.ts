@@ -4,7 +4,7 @@
  */
 import { match } from 'ts-pattern';
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { ProcExit } from '../server/exits.js';
 import { checkHba, hbaMatchDetail, type HbaLine } from '../hba/index.js';
 import { snapshotPort } from '../port.js';
@@ -14,7 +14,7 @@ import { checkCertAuth } from './cert-auth.js';
 import type { AuthResult } from './result.js';
 
 /** PerformAuthentication (postinit.c): ClientAuthentication, then the `connection authorized` line. */
-export async function performAuthentication(be: Backend): Promise<void> {
+export async function performAuthentication(be: ClientConnection): Promise<void> {
   await clientAuthentication(be);
   const port = be.port;
   be.emit({
@@ -26,7 +26,7 @@ export async function performAuthentication(be: Backend): Promise<void> {
   });
 }
 
-export async function clientAuthentication(be: Backend): Promise<void> {
+export async function clientAuthentication(be: ClientConnection): Promise<void> {
   const port = be.port;
   const line = checkHba(be.ctx.hba, {
     isLocal: false,
@@ -114,7 +114,7 @@ export async function clientAuthentication(be: Backend): Promise<void> {
  * ClientAuthentication_hook(port, status). An error thrown by a hook ends the
  * connection like ereport(ERROR) during authentication: promoted to FATAL.
  */
-async function callHook(be: Backend, status: Status): Promise<void> {
+async function callHook(be: ClientConnection, status: Status): Promise<void> {
   const hook = be.ctx.clientAuthenticationHook();
   if (hook) {
     try {
@@ -129,12 +129,12 @@ async function callHook(be: Backend, status: Status): Promise<void> {
   if (status === STATUS_OK) be.checkForInterrupts();
 }
 
-function encryptionName(be: Backend): string {
+function encryptionName(be: ClientConnection): string {
   return be.port.gss_enc ? 'GSS encryption' : be.port.ssl_in_use ? 'SSL encryption' : 'no encryption';
 }
 
 /** auth_failed(): EOF exits quietly; anything else is a FATAL whose DETAIL only the log sees. */
-function authFailed(be: Backend, hba: HbaLine, result: AuthResult): never {
+function authFailed(be: ClientConnection, hba: HbaLine, result: AuthResult): never {
   if (result.status === STATUS_EOF) throw new ProcExit('eof');
   const user = be.port.user_name;
   const [message, sqlstate] = match<string, [string, string]>(hba.method)

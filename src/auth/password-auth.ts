@@ -3,7 +3,7 @@
  * when the stored secret is SCRAM) and `scram-sha-256` (CheckSASLAuth).
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { STATUS_EOF, STATUS_ERROR, STATUS_OK } from '../hooks/status.js';
 import { getRolePassword } from '../roles/index.js';
 import { getPasswordType, plainCryptVerify, md5CryptVerify } from './secrets.js';
@@ -12,8 +12,12 @@ import type { AuthResult } from './result.js';
 import { recvAuthMessage } from './recv.js';
 import { parsePasswordPacket, PG_MAX_AUTH_TOKEN_LENGTH } from '../wire/codec.js';
 
-/** recv_password_packet(): the client's `p` message, or null when it hung up or the framing broke. */
-export async function recvPasswordPacket(be: Backend): Promise<string | null> {
+/**
+ * recv_password_packet(): the client's `p` message as the bytes it sent (no encoding is
+ * assumed: the `password` method hands them to SASLprep or MD5, md5 compares them), or null
+ * when it hung up or the framing broke.
+ */
+export async function recvPasswordPacket(be: ClientConnection): Promise<Buffer | null> {
   const read = await recvAuthMessage(be, PG_MAX_AUTH_TOKEN_LENGTH, (type) => new PgError({
     severity: 'FATAL', sqlstate: '08P01',
     message: `expected password response, got message type ${type}`,
@@ -21,11 +25,11 @@ export async function recvPasswordPacket(be: Backend): Promise<string | null> {
   }));
   if (read.kind !== 'body') return null;
   be.emit({ type: 'auth-response', message: 'PasswordMessage' });
-  return parsePasswordPacket(read.body).toString('utf8');
+  return parsePasswordPacket(read.body);
 }
 
 /** CheckPasswordAuth: ask for the cleartext password, then compare it with whatever secret is stored. */
-export async function checkPasswordAuth(be: Backend): Promise<AuthResult> {
+export async function checkPasswordAuth(be: ClientConnection): Promise<AuthResult> {
   be.sendAuthRequest({ type: 'AuthenticationCleartextPassword' });
   const passwd = await recvPasswordPacket(be);
   if (passwd === null) return { status: STATUS_EOF };
@@ -45,7 +49,7 @@ export async function checkPasswordAuth(be: Backend): Promise<AuthResult> {
  * cannot tell the difference, and the result is forced to ERROR unless the
  * client hung up.
  */
-export async function checkPWChallengeAuth(be: Backend, method: 'md5' | 'scram-sha-256'): Promise<AuthResult> {
+export async function checkPWChallengeAuth(be: ClientConnection, method: 'md5' | 'scram-sha-256'): Promise<AuthResult> {
   const user = be.port.user_name;
   const role = getRolePassword(be.ctx.roles, user, be.ctx.clock.now());
   const pwtype = role.secret === null ? be.settings.passwordEncryption : getPasswordType(role.secret);
@@ -58,7 +62,7 @@ export async function checkPWChallengeAuth(be: Backend, method: 'md5' | 'scram-s
   return result;
 }
 
-async function checkMD5Auth(be: Backend, secret: string | null): Promise<AuthResult> {
+async function checkMD5Auth(be: ClientConnection, secret: string | null): Promise<AuthResult> {
   const salt = be.ctx.random.bytes(4);
   be.sendAuthRequest({ type: 'AuthenticationMD5Password', salt });
   const passwd = await recvPasswordPacket(be);

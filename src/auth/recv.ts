@@ -5,15 +5,15 @@
  */
 import { match } from 'ts-pattern';
 import type { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 
 export type AuthMessageRead = { kind: 'eof' } | { kind: 'framing-error' } | { kind: 'body'; body: Buffer };
 
-export async function recvAuthMessage(be: Backend, maxLength: number, wrongType: (type: number) => PgError): Promise<AuthMessageRead> {
-  const type = await be.interruptible(be.reader.readMessageType());
+export async function recvAuthMessage(be: ClientConnection, maxLength: number, wrongType: (type: number) => PgError): Promise<AuthMessageRead> {
+  const type = await be.readMessageType();
   if (type === null) return { kind: 'eof' };
   if (type !== 0x70 /* 'p' */) throw wrongType(type);
-  const read = await be.interruptible(be.reader.readMessageBody(maxLength));
+  const read = await be.readMessageBody(maxLength);
   return match(read)
     .with({ kind: 'eof-in-length' }, () => frameFault(be, 'unexpected EOF within message length word'))
     .with({ kind: 'invalid-length' }, () => frameFault(be, 'invalid message length'))
@@ -22,7 +22,7 @@ export async function recvAuthMessage(be: Backend, maxLength: number, wrongType:
     .exhaustive();
 }
 
-function frameFault(be: Backend, message: string): AuthMessageRead {
+function frameFault(be: ClientConnection, message: string): AuthMessageRead {
   be.logCommError(message);
   return { kind: 'framing-error' };
 }

@@ -3,7 +3,7 @@
  * mechanisms, then shuttle SASLInitialResponse/SASLResponse messages.
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { STATUS_EOF, STATUS_ERROR, STATUS_OK } from '../hooks/status.js';
 import { parseSASLInitialResponse, PG_MAX_SASL_MESSAGE_LENGTH } from '../wire/codec.js';
 import { recvAuthMessage } from './recv.js';
@@ -12,7 +12,7 @@ import { SCRAM_SHA_256_NAME, SCRAM_SHA_256_PLUS_NAME } from '../common/scram-com
 import type { AuthResult } from './result.js';
 
 
-export async function checkSASLAuth(be: Backend, secret: string | null): Promise<AuthResult> {
+export async function checkSASLAuth(be: ClientConnection, secret: string | null): Promise<AuthResult> {
   const port = be.port;
   be.sendAuthRequest({ type: 'AuthenticationSASL', mechanisms: saslMechanisms(port.ssl_in_use) });
   let exchange: ScramServerExchange | null = null;

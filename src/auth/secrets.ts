@@ -2,6 +2,7 @@
  * Stored password secrets as PostgreSQL 15 keeps them in pg_authid.rolpassword, and the checks
  * that use them (src/backend/libpq/crypt.c, the secret parts of auth-scram.c, common/md5_common.c).
  */
+import { stringToBytes } from '../bytes.js';
 import type { Random } from '../random.js';
 import {
   SCRAM_DEFAULT_ITERATIONS, SCRAM_DEFAULT_SALT_LEN, SCRAM_KEY_LEN,
@@ -22,8 +23,9 @@ const MD5_PASSWD_CHARSET = /^[0-9a-f]*$/;
 
 export type VerifyResult = { ok: true } | { ok: false; logdetail: string };
 
+/** A role name or password given as a string stands for its bytes (src/bytes.ts): a client's name may not be UTF-8. */
 function toBytes(s: string | Buffer): Buffer {
-  return typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return typeof s === 'string' ? stringToBytes(s) : s;
 }
 
 // ---------------------------------------------------------------------------

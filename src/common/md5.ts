@@ -4,9 +4,11 @@
  * from the password it has.
  */
 import { createHash } from 'node:crypto';
+import { stringToBytes } from '../bytes.js';
 
+/** A role name or password given as a string stands for its bytes (src/bytes.ts). */
 function toBytes(s: string | Buffer): Buffer {
-  return typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return typeof s === 'string' ? stringToBytes(s) : s;
 }
 
 /** pg_md5_encrypt(): "md5" + hex(md5(passwd ‖ salt)). */

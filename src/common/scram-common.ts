@@ -6,6 +6,7 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { stringToBytes } from '../bytes.js';
 
 export const SCRAM_SHA_256_NAME = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS_NAME = 'SCRAM-SHA-256-PLUS';
@@ -131,7 +132,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * normalization, and comes out NFKC-normalized.
  */
 export function pgSaslprep(input: string | Buffer): SaslprepResult {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const bytes = typeof input === 'string' ? stringToBytes(input) : input;
   if (bytes.every((b) => b < 0x80)) return { rc: 'success', output: Buffer.from(bytes) };
 
   let text: string;
@@ -167,7 +168,7 @@ export function pgSaslprep(input: string | Buffer): SaslprepResult {
 export function scramPreparePassword(password: string | Buffer): Buffer {
   const r = pgSaslprep(password);
   if (r.rc === 'success') return r.output;
-  return typeof password === 'string' ? Buffer.from(password, 'utf8') : Buffer.from(password);
+  return typeof password === 'string' ? stringToBytes(password) : Buffer.from(password);
 }
 
 // ---------------------------------------------------------------------------
@@ -194,6 +195,25 @@ export function scramSaltedPassword(password: Buffer, salt: Buffer, iterations: 
   return pbkdf2Sync(password, salt, Math.max(1, iterations), SCRAM_KEY_LEN, 'sha256');
 }
 
+const saltedCache = new Map<string, Buffer>();
+const SALTED_CACHE_MAX = 256;
+
+/**
+ * scramSaltedPassword() remembered: the result is a pure function of (password, salt,
+ * iterations), and a client that logs in again with the same password against the same
+ * verifier (a retry, the next test) would otherwise pay the 4096 PBKDF2 rounds each time.
+ * Keyed by a digest of the inputs, never the password itself; bounded, oldest out first.
+ */
+export function scramSaltedPasswordCached(password: Buffer, salt: Buffer, iterations: number): Buffer {
+  const key = createHash('sha256').update(password).update('\0').update(salt).update(`\0${iterations}`).digest('base64');
+  const hit = saltedCache.get(key);
+  if (hit) return hit;
+  const value = scramSaltedPassword(password, salt, iterations);
+  if (saltedCache.size >= SALTED_CACHE_MAX) saltedCache.delete(saltedCache.keys().next().value!);
+  saltedCache.set(key, value);
+  return value;
+}
+
 export function scramClientKey(saltedPassword: Buffer): Buffer {
   return hmacSha256(saltedPassword, 'Client Key');
 }
@@ -208,9 +228,9 @@ export function xorBuffers(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-/** Salt PG invents for a mock exchange: SHA-256(username ‖ mock nonce), first 16 bytes. */
-export function scramMockSalt(username: string, mockNonce: Buffer): Buffer {
-  return sha256(Buffer.from(username, 'utf8'), mockNonce).subarray(0, SCRAM_DEFAULT_SALT_LEN);
+/** Salt PG invents for a mock exchange: SHA-256(username bytes ‖ mock nonce), first 16 bytes. */
+export function scramMockSalt(username: string | Buffer, mockNonce: Buffer): Buffer {
+  return sha256(typeof username === 'string' ? stringToBytes(username) : username, mockNonce).subarray(0, SCRAM_DEFAULT_SALT_LEN);
 }
 
 /** RFC 5802 "printable": %x21-2B / %x2D-7E (printable ASCII except ','). */

@@ -95,6 +95,8 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
     description: 'pg-authsim: which PostgreSQL major version to behave like (15–18), optionally with a minor ("17.10").' },
   { name: 'roles_file', type: 'string', context: 'sighup', boot: 'roles.sql', flags: { superuserOnly: true },
     description: 'pg-authsim: the SQL file of CREATE ROLE statements that stands in for pg_authid.' },
+  { name: 'dev_certificates', type: 'bool', context: 'postmaster', boot: false, flags: { superuserOnly: true },
+    description: "pg-authsim: with ssl = on and no server certificate of your own, use the repository's TEST-ONLY server certificate (its key is public). Never trusts the development CA for client certificates." },
   { name: 'shared_preload_libraries', type: 'string', context: 'postmaster', boot: '',
     flags: { list: true, superuserOnly: true }, description: 'Lists shared libraries to preload into server.' },
 

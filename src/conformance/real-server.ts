@@ -486,6 +486,11 @@ export class RealPostgres {
     this.baseline = new Set([this.postmasterPid, ...this.children()]);
   }
 
+  /** PIDs of client backends running right now (for specs: which backend outlived its client). */
+  liveBackends(): number[] {
+    return this.backends();
+  }
+
   /** Backends still running: children that are neither baseline helpers nor helpers started since. */
   private backends(): number[] {
     const out: number[] = [];

@@ -17,6 +17,7 @@
  * `i` flag is used, which also folds Latin-1 letters (bytes 0xC0-0xFE) that PG treats as
  * caseless; REG_ETOOBIG/out-of-memory limits of PG's engine are not reproduced.
  */
+import { stringToBytes } from '../bytes.js';
 
 /** pg_regerror() texts (regex/regerrs.h) for the errors an ARE compile can raise. */
 export const REGEX_ERRORS = {
@@ -62,9 +63,9 @@ class RegexError extends Error {
   }
 }
 
-/** A UTF-8 string as PG's SQL_ASCII pg_wchar sequence: one char per byte. */
+/** A name's bytes (src/bytes.ts) as PG's SQL_ASCII pg_wchar sequence: one char per byte. */
 export function toByteString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
+  return stringToBytes(s).toString('latin1');
 }
 
 /** Compile the text after `/` as pg_regcomp(REG_ADVANCED) would. */

@@ -10,6 +10,7 @@
  * each open file, innermost first.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { bytesToString, stringToBytes } from '../bytes.js';
 import { CONFIG_FILE_ERROR, fileAccessError, lineContext, type HbaLoadMessage } from './messages.js';
 import type { AuthRegex } from './regex.js';
 
@@ -166,7 +167,7 @@ export function tokenizeAuthFile(content: string | Uint8Array, filename: string,
 }
 
 function toBytes(content: string | Uint8Array): Uint8Array {
-  return typeof content === 'string' ? encoder.encode(content) : content;
+  return typeof content === 'string' ? stringToBytes(content) : content;
 }
 
 /** One logical line: backslash continuations joined, trailing CR/LF stripped (pg_get_line_append + pg_strip_crlf). */
@@ -221,7 +222,7 @@ function tokenize(data: Uint8Array, filename: string, ctx: Ctx): TokenizedAuthLi
     const err: { msg?: string } = {};
     const fields = lineFields(line, filename, ctx, 0, err);
     if (fields.length > 0 || err.msg !== undefined) {
-      const t: TokenizedAuthLine = { fields, fileName: filename, lineNumber, rawLine: decoder.decode(line) };
+      const t: TokenizedAuthLine = { fields, fileName: filename, lineNumber, rawLine: bytesToString(line) };
       if (err.msg !== undefined) t.errMsg = err.msg;
       out.push(t);
     }
@@ -305,7 +306,7 @@ function tokenizeModern(data: Uint8Array | 'unreadable', filename: string, ctx: 
           ? includeDirective(fields, filename, ctx, depth, out, err)
           : false;
         if (!included) {
-          const t: TokenizedAuthLine = { fields, fileName: filename, lineNumber: frame.line, rawLine: decoder.decode(line) };
+          const t: TokenizedAuthLine = { fields, fileName: filename, lineNumber: frame.line, rawLine: bytesToString(line) };
           if (err.msg !== undefined) t.errMsg = err.msg;
           out.push(t);
         }
@@ -437,7 +438,7 @@ function nextToken(line: Uint8Array, cur: { pos: number }, ctx: Ctx, err: { msg?
       ctx.log({
         severity: 'LOG',
         sqlstate: CONFIG_FILE_ERROR,
-        message: `authentication file token too long, skipping: "${decoder.decode(Uint8Array.from(res.bytes))}"`,
+        message: `authentication file token too long, skipping: "${bytesToString(Uint8Array.from(res.bytes))}"`,
       }, true);
       err.msg = 'authentication file token too long';
       cur.pos = line.length; // the rest of the line is discarded
@@ -473,7 +474,8 @@ function nextFieldExpand(filename: string, line: Uint8Array, cur: { pos: number 
       const name = decoder.decode(Uint8Array.from(t.bytes.slice(1)));
       tokens = ctx.modern ? tokenizeExpandFile(tokens, filename, name, ctx, depth + 1, err) : tokenizeIncFile(tokens, filename, name, ctx, err);
     } else {
-      tokens.push({ string: decoder.decode(Uint8Array.from(t.bytes)), quoted: t.initialQuote });
+      // Names stay bytes: hba.c compares them with strcmp against the client's (src/bytes.ts).
+      tokens.push({ string: bytesToString(Uint8Array.from(t.bytes)), quoted: t.initialQuote });
     }
   } while (t.terminatingComma && err.msg === undefined);
   return tokens;

@@ -3,6 +3,7 @@
  * including padding (%-10u, %10p), %q, and the "[unknown]" placeholders for a session whose
  * user or database is not known yet.
  */
+import { byteLength } from '../bytes.js';
 import { formatTimestamp, formatTimestampMs, zoneFor } from './timezone.js';
 
 export interface LogLineContext {
@@ -47,7 +48,7 @@ export interface LogLineContext {
 function pad(text: string, padding: number): string {
   if (padding === 0) return text;
   const width = Math.abs(padding);
-  const len = Buffer.byteLength(text, 'utf8');
+  const len = byteLength(text);
   if (len >= width) return text;
   const fill = ' '.repeat(width - len);
   return padding > 0 ? fill + text : text + fill;

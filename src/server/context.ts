@@ -1,26 +1,23 @@
-import type { Clock } from '../clock.js';
-import type { Random } from '../random.js';
 import type { EventBody, ServerEvent } from '../events.js';
-import type { ServerSettings } from './settings.js';
-import type { HbaLine } from '../hba/index.js';
-import type { RoleCatalog } from '../roles/index.js';
-import type { ClientAuthenticationHook } from '../hooks/hook.js';
-import type { Backend } from './backend.js';
+import type { BackendView, SharedState } from '../connection.js';
+import type { MutablePort } from '../port.js';
+import type { SessionGucs } from '../session/gucs.js';
+
+/** Who an event is about: a backend's connection, for the envelope (PID, %u/%d/%a, session start). */
+export interface EventSource {
+  readonly pid: number;
+  /** Connection number; 0 is the postmaster. */
+  readonly id: number;
+  readonly port: MutablePort;
+  readonly session: SessionGucs | null;
+  readonly sessionStart: number;
+}
 
 /** What a backend may see of the postmaster: shared state and services. */
-export interface ServerContext {
-  readonly settings: ServerSettings;
-  readonly clock: Clock;
-  readonly random: Random;
-  readonly hba: readonly HbaLine[];
-  readonly roles: RoleCatalog;
-  /** The installed ClientAuthentication_hook (top of the chain), if any. */
-  clientAuthenticationHook(): ClientAuthenticationHook | null;
-  emit(body: EventBody, backend?: Backend): ServerEvent;
+export interface ServerContext extends SharedState {
+  /** Report every byte crossing each new connection as `wire` events (PgServer.captureWire). */
+  readonly captureWire: boolean;
+  emit(body: EventBody, source?: EventSource): ServerEvent;
   allocatePid(): number;
-  /** Backends holding a PGPROC slot. */
-  procCount(): number;
-  /** Live backends, for cancel requests and per-role / per-database limits. */
-  backends(): readonly Backend[];
-  backendExited(b: Backend): void;
+  backendExited(b: BackendView): void;
 }

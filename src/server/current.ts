@@ -1,9 +1,10 @@
 /**
  * Which backend is running the current code. In PostgreSQL each backend is a
  * process with its own globals (MyProcPort, MyProcPid); here backends share
- * one process, so extension code finds "its" backend through async context.
+ * one process, so extension code finds "its" backend's connection through
+ * async context.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Backend } from './backend.js';
+import type { ClientConnection } from '../connection.js';
 
-export const currentBackend = new AsyncLocalStorage<Backend>();
+export const currentBackend = new AsyncLocalStorage<ClientConnection>();

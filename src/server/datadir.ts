@@ -4,14 +4,16 @@
  * pg_authid). Problems are reported as PostgreSQL reports them at startup,
  * with file and line, and stop the load.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bytesToString, invalidUtf8 } from '../bytes.js';
 import { PgError } from '../errors.js';
 import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessage, type GucRegistry } from '../config/index.js';
 import { EMBEDDED_POSTGRES_BUILD, hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
 import { parseRolesFile, RolesFileError, type RoleCatalog } from '../roles/index.js';
 import type { Random } from '../random.js';
+import { expandListenAddress } from './listen-addresses.js';
 import { parseServerMajor, SERVER_VERSIONS, type ServerSettings, type TlsMaterial } from './settings.js';
 
 /** The repository's test-only certificates, used when ssl = on and the data directory has none. */
@@ -90,7 +92,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
   const rolesPath = resolveDataFile(gucs, 'roles_file', dataDirectory);
   let roles: RoleCatalog;
   try {
-    roles = parseRolesFile(readFileSync(rolesPath, 'utf8'), {
+    roles = parseRolesFile(rolesFileText(readFileSync(rolesPath), rolesPath), {
       path: rolesPath,
       passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
       random,
@@ -142,45 +144,91 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
   };
 }
 
-/** '*' and 'localhost' as PostgreSQL binds them, restricted to loopback: this simulator never listens beyond this machine. */
-function expandListenAddress(a: string): string[] {
-  if (a === '*' || a === '0.0.0.0' || a === '::') return ['127.0.0.1'];
-  if (a === 'localhost') return ['127.0.0.1'];
-  return [a];
-}
-
 function loadTls(gucs: GucRegistry, dataDirectory: string, messages: StartupMessage[]): TlsMaterial {
-  let certPath = resolveDataFile(gucs, 'ssl_cert_file', dataDirectory);
-  let keyPath = resolveDataFile(gucs, 'ssl_key_file', dataDirectory);
-  let caPath = gucs.getString('ssl_ca_file') ? resolveDataFile(gucs, 'ssl_ca_file', dataDirectory) : null;
-  const explicit = gucs.source('ssl_cert_file') !== 'default';
-  if (!explicit && !existsSync(certPath)) {
-    certPath = path.join(DEV_CERTS_DIR, 'server.crt');
-    keyPath = path.join(DEV_CERTS_DIR, 'server.key');
-    caPath ??= path.join(DEV_CERTS_DIR, 'ca.crt');
+  // Messages name each file as postgresql.conf spells it (relative names stay relative), as PostgreSQL's do.
+  let cert = { shown: gucs.getString('ssl_cert_file'), path: resolveDataFile(gucs, 'ssl_cert_file', dataDirectory) };
+  let key = { shown: gucs.getString('ssl_key_file'), path: resolveDataFile(gucs, 'ssl_key_file', dataDirectory) };
+  const ca = gucs.getString('ssl_ca_file') ? { shown: gucs.getString('ssl_ca_file'), path: resolveDataFile(gucs, 'ssl_ca_file', dataDirectory) } : null;
+  const ownCertificate = gucs.source('ssl_cert_file') !== 'default' || existsSync(cert.path);
+  if (!ownCertificate && gucs.getBool('dev_certificates')) {
+    // Only the server certificate: the development CA's key is public too, so trusting it for
+    // client certificates would let anyone mint one for any user. ssl_ca_file must say so explicitly.
+    cert = { shown: path.join(DEV_CERTS_DIR, 'server.crt'), path: path.join(DEV_CERTS_DIR, 'server.crt') };
+    key = { shown: path.join(DEV_CERTS_DIR, 'server.key'), path: path.join(DEV_CERTS_DIR, 'server.key') };
+    tightenDevKeyMode(key.path);
     messages.push({
       severity: 'WARNING',
-      message: `ssl = on without a server certificate: using pg-authsim's TEST-ONLY development certificates from "${DEV_CERTS_DIR}"`,
-      hint: 'Set ssl_cert_file and ssl_key_file to use your own.',
+      message: `dev_certificates = on: using pg-authsim's TEST-ONLY server certificate "${cert.shown}"; its private key is public, so anyone can impersonate this server`,
+      hint: 'Never use it beyond tests on this machine. Client certificates are trusted only from ssl_ca_file, never from the development CA unless ssl_ca_file names it.',
     });
   }
-  const read = (p: string, what: string): Buffer => {
+  const fail = (message: string, sqlstate = 'F0000', detail?: string): never => {
+    throw new StartupError(new PgError({ severity: 'FATAL', sqlstate, message, ...(detail ? { detail } : {}), ...(!ownCertificate && message.includes('server certificate') ? { hint: 'pg-authsim: set dev_certificates = on (serve --dev-certs) to use the TEST-ONLY development certificate, or ssl_cert_file and ssl_key_file to use your own.' } : {}) }), messages);
+  };
+  const read = (f: { shown: string; path: string }, what: string): Buffer => {
     try {
-      return readFileSync(p);
+      return readFileSync(f.path);
     } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : String((err as Error).message);
-      throw new StartupError(new PgError({ severity: 'FATAL', sqlstate: 'F0000', message: `could not load ${what} file "${p}": ${reason}` }), messages);
+      return fail(`could not load ${what} file "${f.shown}": ${strerror(err)}`);
     }
   };
+  const certPem = read(cert, 'server certificate');
+  checkKeyFilePermissions(key, fail);
+  const keyPem = read(key, 'private key');
   const min = gucs.getString('ssl_min_protocol_version') as TlsMaterial['minVersion'];
   const max = gucs.getString('ssl_max_protocol_version');
   return {
-    cert: read(certPath, 'server certificate'),
-    key: read(keyPath, 'private key'),
-    ca: caPath ? read(caPath, 'root certificate') : null,
+    cert: certPem,
+    key: keyPem,
+    ca: ca ? read(ca, 'root certificate') : null,
     minVersion: min,
     maxVersion: max === '' ? null : (max as TlsMaterial['minVersion']),
   };
+}
+
+/**
+ * check_ssl_key_file_permissions() (be-secure-common.c, 15): a regular file owned by the
+ * server's user or root, with no group/world access when it is ours and no more than group read
+ * when root owns it.
+ */
+function checkKeyFilePermissions(key: { shown: string; path: string }, fail: (message: string, sqlstate?: string, detail?: string) => never): void {
+  let st: Stats;
+  try {
+    st = statSync(key.path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(`could not access private key file "${key.shown}": ${strerror(err)}`, code === 'ENOENT' ? '58P01' : code === 'EACCES' ? '42501' : '58030');
+    return;
+  }
+  if (!st.isFile()) fail(`private key file "${key.shown}" is not a regular file`);
+  const euid = process.geteuid?.() ?? st.uid;
+  if (st.uid !== euid && st.uid !== 0) fail(`private key file "${key.shown}" must be owned by the database user or root`);
+  const groupOrWorld = 0o077;
+  const rootAllowed = 0o040; // g=r
+  if ((st.uid === euid && (st.mode & groupOrWorld) !== 0) || (st.uid === 0 && (st.mode & groupOrWorld & ~rootAllowed) !== 0)) {
+    fail(`private key file "${key.shown}" has group or world access`, 'F0000',
+      'File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.');
+  }
+}
+
+/**
+ * Git checks files out 0644 whatever mode they were committed with, so the development key is
+ * made 0600 here (and by `npm install`) before PostgreSQL's check runs on it.
+ */
+function tightenDevKeyMode(keyPath: string): void {
+  try {
+    const st = statSync(keyPath);
+    if ((st.mode & 0o077) !== 0 && st.uid === (process.geteuid?.() ?? st.uid)) chmodSync(keyPath, 0o600);
+  } catch {
+    // Not ours to change, or missing: the permission check reports it.
+  }
+}
+
+/** %m for the errors reading a file can give. */
+function strerror(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = { ENOENT: 'No such file or directory', EACCES: 'Permission denied', EISDIR: 'Is a directory', ENOTDIR: 'Not a directory' };
+  return (code && known[code]) ?? String((err as Error).message);
 }
 
 function configMessage(m: ConfigMessage): StartupMessage {
@@ -199,4 +247,17 @@ function hbaMessage(m: HbaLoadMessage): StartupMessage {
     ...(m.hint ? { hint: m.hint } : {}),
     ...(m.context ? { context: m.context } : {}),
   };
+}
+
+/**
+ * The roles file is SQL for a UTF8 database: its names are their UTF-8 bytes, and a byte
+ * sequence that is not UTF-8 is refused as the server refuses it (22021), rather than
+ * quietly becoming U+FFFD and matching a different name.
+ */
+function rolesFileText(data: Buffer, file: string): string {
+  const bad = invalidUtf8(data);
+  if (bad === null) return bytesToString(data);
+  let line = 1;
+  for (let i = 0; i < bad.offset; i++) if (data[i] === 0x0a) line++;
+  throw new RolesFileError(`invalid byte sequence for encoding "UTF8": ${bad.shown}`, file, line, '22021');
 }

@@ -9,7 +9,8 @@ import { CryptoRandom, SeededRandom, type Random } from '../random.js';
 import type { EventBody, EventListener, ServerEvent } from '../events.js';
 import { defaultSettings, type ServerSettings } from './settings.js';
 import { Backend } from './backend.js';
-import type { ServerContext } from './context.js';
+import type { EventSource, ServerContext } from './context.js';
+import type { BackendView } from '../connection.js';
 import { duplexPair, type MemorySocket } from './memory-transport.js';
 import type { HbaLine } from '../hba/index.js';
 import type { RoleCatalog } from '../roles/index.js';
@@ -17,6 +18,7 @@ import type { ClientAuthenticationHook } from '../hooks/hook.js';
 import { HookSlots } from '../hooks/slots.js';
 import { createGucRegistry, type GucRegistry } from '../config/index.js';
 import { loadExtension } from '../extensions/loader.js';
+import { checkListenAddresses } from './listen-addresses.js';
 import type { ExtensionHost, ExtensionModule } from '../extensions/extension.js';
 
 export interface PgServerOptions {
@@ -46,6 +48,13 @@ export class PgServer implements ServerContext, ExtensionHost {
   readonly postmasterPid: number;
   readonly hooks = new HookSlots();
   readonly gucs: GucRegistry;
+  /**
+   * Report the bytes of every connection accepted from now on as `wire` events
+   * (TCP payload both ways, TLS records included, and the plaintext inside TLS)
+   * plus `wire-close` for the teardown. Off by default: it costs a copy of
+   * every byte and makes TLS run through JS streams.
+   */
+  captureWire = false;
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;
@@ -96,21 +105,21 @@ export class PgServer implements ServerContext, ExtensionHost {
     loadExtension(this, module, name);
   }
 
-  emit(body: EventBody, backend?: Backend): ServerEvent {
-    const port = backend?.port;
+  emit(body: EventBody, source?: EventSource): ServerEvent {
+    const port = source?.port;
     const ev = {
       seq: ++this.seq,
       time: this.clock.now(),
-      pid: backend?.pid ?? this.postmasterPid,
-      connection: backend?.id ?? 0,
+      pid: source?.pid ?? this.postmasterPid,
+      connection: source?.id ?? 0,
       ...(port ? {
         user: port.user_name || undefined,
         database: port.database_name || undefined,
         remoteHost: port.remote_host,
         remotePort: port.remote_port === '' ? null : Number(port.remote_port),
         // %a shows the application_name GUC, which is only applied once the session starts.
-        applicationName: backend!.session?.application_name,
-        sessionStart: backend!.sessionStart,
+        applicationName: source!.session?.application_name,
+        sessionStart: source!.sessionStart,
       } : {}),
       ...body,
     } as ServerEvent;
@@ -130,7 +139,7 @@ export class PgServer implements ServerContext, ExtensionHost {
 
   backends(): readonly Backend[] { return [...this.live]; }
 
-  backendExited(b: Backend): void { this.live.delete(b); }
+  backendExited(b: BackendView): void { this.live.delete(b as Backend); }
 
   // ---- public API ----------------------------------------------------------
 
@@ -157,8 +166,12 @@ export class PgServer implements ServerContext, ExtensionHost {
     return client;
   }
 
-  /** Listen on TCP; host names are resolved like listen_addresses. */
-  async listen(port: number, hosts: string[] = ['127.0.0.1']): Promise<ListenAddress[]> {
+  /**
+   * Listen on TCP; host names are resolved like listen_addresses. Loopback addresses only,
+   * unless `allowRemote` (then the caller should log checkListenAddresses' warnings).
+   */
+  async listen(port: number, hosts: string[] = ['127.0.0.1'], opts: { allowRemote?: boolean } = {}): Promise<ListenAddress[]> {
+    await checkListenAddresses(hosts, opts);
     const bound: ListenAddress[] = [];
     for (const host of hosts) {
       const srv = net.createServer({ noDelay: true }, (sock) => {

@@ -5,10 +5,11 @@
  * already seen STATUS_OK.
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { applyStartupGucs, reportedParameters } from './parameters.js';
+import { toNoticeResponse } from '../wire/codec.js';
 
-export async function initPostgres(be: Backend): Promise<void> {
+export async function initPostgres(be: ClientConnection): Promise<void> {
   const port = be.port;
   const user = port.user_name;
   const role = be.ctx.roles.get(user);
@@ -41,7 +42,10 @@ export async function initPostgres(be: Backend): Promise<void> {
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = applyStartupGucs(port.guc_options, port.cmdline_options, be.settings.serverMajor);
+  const session = applyStartupGucs(port.guc_options, port.cmdline_options, be.settings.serverMajor, (notice) => {
+    be.emit({ type: 'error', error: notice, toClient: true, toLog: false });
+    be.send(toNoticeResponse(notice));
+  });
   be.session = session;
   for (const [name, value] of reportedParameters(be, session, role.superuser)) {
     be.send({ type: 'ParameterStatus', name, value });

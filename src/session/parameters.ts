@@ -1,18 +1,14 @@
 /** Session GUCs from the startup packet and the ParameterStatus set PostgreSQL 15 reports. */
-import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import { asciiLower, bytesToString, stringToBytes, utf8Cliplen } from '../bytes.js';
+import { NAMEDATALEN } from '../config/guc.js';
+import { PgError, type PgErrorFields } from '../errors.js';
+import type { ClientConnection } from '../connection.js';
+import type { SessionGucs } from './gucs.js';
 import type { PgMajor } from '../server/settings.js';
 import { cleanAscii } from '../startup/process-startup-packet.js';
 import { splitOptions, startupOptionSettings } from './startup-options.js';
 
-export interface SessionGucs {
-  application_name: string;
-  client_encoding: string;
-  DateStyle: string;
-  IntervalStyle: string;
-  TimeZone: string | null;
-  other: Map<string, string>;
-}
+export type { SessionGucs } from './gucs.js';
 
 /**
  * User-settable GUCs a client may plausibly send in its startup packet. Any
@@ -38,22 +34,46 @@ const ENCODINGS: Record<string, string> = {
 
 /** clean_encoding_name(): drop everything but letters and digits, fold to lower case ("'utf-8'" → "utf8"). */
 function cleanEncodingName(v: string): string {
-  return v.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return asciiLower(v).replace(/[^a-z0-9]/g, '');
 }
 
-/** process_startup_options(): the `options` switches first, then the packet's other parameters. */
-export function applyStartupGucs(options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null, major: PgMajor = 15): SessionGucs {
+/**
+ * set_config_option's GUC_IS_NAME step (application_name): a value of NAMEDATALEN bytes or more
+ * is cut with pg_mbcliplen in the database's encoding (UTF8) and truncate_identifier sends a
+ * NOTICE (15.20: scansup.c:99; 16+ assumed to match). The cut is by lead bytes only, so invalid
+ * UTF-8 survives it.
+ */
+function truncateIdentifier(value: string, notice: (n: PgErrorFields) => void): Buffer {
+  const bytes = stringToBytes(value);
+  if (bytes.length < NAMEDATALEN) return bytes;
+  const cut = bytes.subarray(0, utf8Cliplen(bytes, NAMEDATALEN - 1));
+  notice({
+    severity: 'NOTICE', sqlstate: '42622',
+    message: `identifier "${value}" will be truncated to "${bytesToString(cut)}"`,
+    file: 'scansup.c', line: 99, routine: 'truncate_identifier',
+  });
+  return cut;
+}
+
+/**
+ * process_startup_options(): the `options` switches first, then the packet's other
+ * parameters. `notice` receives the NOTICEs setting them raises, in order.
+ */
+export function applyStartupGucs(
+  options: ReadonlyArray<readonly [string, string]>, cmdlineOptions: string | null = null, major: PgMajor = 15,
+  notice: (n: PgErrorFields) => void = () => {},
+): SessionGucs {
   const s: SessionGucs = { application_name: '', client_encoding: 'UTF8', DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', TimeZone: null, other: new Map() };
   const fromSwitches = cmdlineOptions === null ? [] : startupOptionSettings(splitOptions(cmdlineOptions));
   for (const [rawName, value] of [...fromSwitches, ...options]) {
-    const name = rawName.toLowerCase();
+    const name = asciiLower(rawName);
     if (!KNOWN_SESSION_GUCS.has(name) && !name.includes('.')) {
       // Raised by the lookup itself (find_option), as observed on 15.20.
       throw new PgError({ severity: 'FATAL', sqlstate: '42704', message: `unrecognized configuration parameter "${rawName}"`, file: 'guc.c', line: 5766, routine: 'find_option' });
     }
     switch (name) {
       // check_application_name keeps printable ASCII only, so ParameterStatus reports the cleaned value too.
-      case 'application_name': s.application_name = cleanAscii(Buffer.from(value, 'utf8'), major); break;
+      case 'application_name': s.application_name = cleanAscii(truncateIdentifier(value, notice), major); break;
       case 'client_encoding': {
         const enc = ENCODINGS[cleanEncodingName(value)];
         if (!enc) throw new PgError({ severity: 'FATAL', sqlstate: '22023', message: `invalid value for parameter "client_encoding": "${value}"`, file: 'guc.c', line: 12085, routine: 'call_string_check_hook' });
@@ -96,7 +116,7 @@ const REPORT_ORDER: Record<PgMajor, readonly string[]> = {
     'server_version', 'server_encoding'],
 };
 
-export function reportedParameters(be: Backend, s: SessionGucs, superuser: boolean): Array<[string, string]> {
+export function reportedParameters(be: ClientConnection, s: SessionGucs, superuser: boolean): Array<[string, string]> {
   const values: Record<string, string> = {
     application_name: s.application_name,
     client_encoding: s.client_encoding,

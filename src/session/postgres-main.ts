@@ -1,13 +1,14 @@
 /** PostgresMain's command loop, reduced to the simple-query protocol. */
+import { bytesToString, stringToBytes } from '../bytes.js';
 import { PgError, type PgErrorFields } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import { toErrorResponse, PQ_LARGE_MESSAGE_LIMIT } from '../wire/codec.js';
 import { ProcExit } from '../server/exits.js';
 import { answerQuery, typeSize } from './queries.js';
 
-export async function postgresMain(be: Backend): Promise<void> {
+export async function postgresMain(be: ClientConnection): Promise<void> {
   for (;;) {
-    const read = await be.reader.readMessage(PQ_LARGE_MESSAGE_LIMIT);
+    const read = await be.readMessage(PQ_LARGE_MESSAGE_LIMIT);
     if (read.kind === 'eof') throw new ProcExit('eof');
     if (read.kind !== 'message') {
       be.logCommError(read.kind === 'eof-in-length' ? 'unexpected EOF within message length word' : read.kind === 'invalid-length' ? 'invalid message length' : 'incomplete message from client');
@@ -19,7 +20,7 @@ export async function postgresMain(be: Backend): Promise<void> {
       throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${read.type}`, file: 'postgres.c', line: 4795, routine: 'PostgresMain' });
     }
     const nul = read.body.indexOf(0);
-    const sql = read.body.subarray(0, nul < 0 ? read.body.length : nul).toString('utf8');
+    const sql = bytesToString(read.body.subarray(0, nul < 0 ? read.body.length : nul));
     be.emit({ type: 'query', sql });
     const statements = splitStatements(sql);
     if (statements.length === 0) be.send({ type: 'EmptyQueryResponse' });
@@ -32,7 +33,7 @@ export async function postgresMain(be: Backend): Promise<void> {
 }
 
 /** One statement of a simple Query; false stops the rest of the string, as an error does in PostgreSQL. */
-function execStatement(be: Backend, sql: string): boolean {
+function execStatement(be: ClientConnection, sql: string): boolean {
   try {
     if (be.transactionStatus === 'E' && !/^\s*(rollback|abort|commit|end)\b/i.test(sql)) {
       throw new PgError({ severity: 'ERROR', sqlstate: '25P02', message: 'current transaction is aborted, commands ignored until end of transaction block', file: 'postgres.c', routine: 'exec_simple_query' });
@@ -48,7 +49,7 @@ function execStatement(be: Backend, sql: string): boolean {
         fields: result.columns.map((c) => ({ name: c.name, tableOid: 0, columnAttr: 0, typeOid: c.typeOid, typeSize: typeSize(c.typeOid), typeModifier: -1, format: 0 })),
       });
       for (const row of result.rows) {
-        be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : Buffer.from(v, 'utf8'))) });
+        be.send({ type: 'DataRow', values: row.map((v) => (v === null ? null : stringToBytes(v))) });
       }
     }
     // COMMIT of a failed transaction block reports ROLLBACK, as PostgreSQL does.

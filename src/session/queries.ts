@@ -3,7 +3,7 @@
  * connecting and ask what they got. Everything else is a clean ERROR.
  */
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 
 export const OID = { bool: 16, name: 19, int4: 23, text: 25 } as const;
 const TYPLEN: Record<number, number> = { 16: 1, 19: 64, 23: 4, 25: -1 };
@@ -20,7 +20,7 @@ export interface QueryResult {
 
 const command = (tag: string, transaction?: 'begin' | 'end'): QueryResult => ({ columns: [], rows: [], tag, ...(transaction ? { transaction } : {}) });
 
-type Responder = { pattern: RegExp; answer: (be: Backend, m: RegExpExecArray) => QueryResult };
+type Responder = { pattern: RegExp; answer: (be: ClientConnection, m: RegExpExecArray) => QueryResult };
 
 const one = (name: string, typeOid: number, value: string | null): QueryResult => ({ columns: [{ name, typeOid }], rows: [[value]], tag: 'SELECT 1' });
 
@@ -57,7 +57,7 @@ export function versionString(serverVersion: string): string {
   return `PostgreSQL ${serverVersion} on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14+deb12u1) 12.2.0, 64-bit`;
 }
 
-export function answerQuery(be: Backend, sql: string): QueryResult | 'empty' {
+export function answerQuery(be: ClientConnection, sql: string): QueryResult | 'empty' {
   const trimmed = sql.trim().replace(/;\s*$/, '').trim();
   if (trimmed === '') return 'empty';
   for (const r of RESPONDERS) {

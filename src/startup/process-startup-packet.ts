@@ -4,8 +4,9 @@
  * StartupMessage proper, whose parameters fill in the Port.
  */
 import { match, P } from 'ts-pattern';
+import { asciiLower, bytesToString, stringToBytes } from '../bytes.js';
 import { PgError } from '../errors.js';
-import type { Backend } from '../server/backend.js';
+import type { ClientConnection } from '../connection.js';
 import type { PgMajor } from '../server/settings.js';
 import { ProcExit } from '../server/exits.js';
 import {
@@ -56,32 +57,11 @@ function afterRefusal(n: Negotiation, req: 'ssl' | 'gss'): Negotiation {
     .otherwise(() => ({ state: 'both-refused' }) as Negotiation);
 }
 
-/** strerror() for a recv() that failed rather than reached EOF. */
-const RECV_ERRORS: Record<string, string> = {
-  ECONNRESET: 'Connection reset by peer',
-  ETIMEDOUT: 'Connection timed out',
-  EPIPE: 'Broken pipe',
-};
-
-/**
- * pq_recvbuf(): a failed recv() (e.g. a reset: the client exited with our bytes unread) is
- * logged as COMMERROR `could not receive data from client: %m` (errcode_for_socket_access,
- * 08006) before the caller sees EOF; a clean EOF is not. Seen on 15.20 with lib/pq, which
- * leaves a verified-and-rejected TLS connection to the process exit.
- */
-function logRecvError(be: Backend): void {
-  const err = be.reader.error as (Error & { code?: string }) | null;
-  const text = err?.code ? RECV_ERRORS[err.code] : undefined;
-  if (!text) return;
-  be.emit({ type: 'error', error: { severity: 'LOG', sqlstate: '08006', message: `could not receive data from client: ${text}` }, toClient: false, toLog: true });
-}
-
-export async function processStartupPacket(be: Backend): Promise<void> {
+export async function processStartupPacket(be: ClientConnection): Promise<void> {
   let negotiation: Negotiation = { state: 'plain' };
   if (be.settings.serverMajor >= 17) negotiation = await maybeDirectSsl(be);
   for (;;) {
-    const read = await be.interruptible(be.reader.readStartupPacket());
-    if (read.kind !== 'packet') logRecvError(be);
+    const read = await be.readStartupPacket();
     const body = match(read)
       // No bytes at all: a port probe, or a client that refused our answer. Not worth a log line.
       .with({ kind: 'eof' }, () => { throw new ProcExit('eof'); })
@@ -124,8 +104,8 @@ export async function processStartupPacket(be: Backend): Promise<void> {
  * 17+: a connection whose first byte is a TLS handshake record (0x16) starts
  * TLS at once, without an SSLRequest. Without SSL it is dropped silently.
  */
-async function maybeDirectSsl(be: Backend): Promise<Negotiation> {
-  const first = await be.interruptible(be.reader.peekByte());
+async function maybeDirectSsl(be: ClientConnection): Promise<Negotiation> {
+  const first = await be.peekByte();
   if (first !== 0x16) return { state: 'plain' };
   if (!be.settings.ssl || !be.settings.tls) throw new ProcExit('eof');
   await be.openTls({ direct: true });
@@ -133,13 +113,13 @@ async function maybeDirectSsl(be: Backend): Promise<Negotiation> {
   return { state: 'encrypted', via: 'direct-ssl' };
 }
 
-async function answerEncryptionRequest(be: Backend, request: 'ssl' | 'gss', n: Negotiation): Promise<Negotiation> {
+async function answerEncryptionRequest(be: ClientConnection, request: 'ssl' | 'gss', n: Negotiation): Promise<Negotiation> {
   if (request === 'gss') {
     // Built without GSSAPI, like the PostgreSQL 16–18 binaries from npm.
     be.send({ type: 'EncryptionResponse', answer: 'N' });
     be.flush();
     be.emit({ type: 'gssenc-request', answer: 'N' });
-    rejectBufferedPlaintext(be, be.reader.bufferedLength() > 0, 'GSSAPI encryption');
+    rejectBufferedPlaintext(be, be.bufferedLength() > 0, 'GSSAPI encryption');
     return afterRefusal(n, 'gss');
   }
   const accept = be.settings.ssl && be.settings.tls !== null;
@@ -148,7 +128,7 @@ async function answerEncryptionRequest(be: Backend, request: 'ssl' | 'gss', n: N
   be.flush();
   be.emit({ type: 'ssl-request', answer });
   if (!accept) {
-    rejectBufferedPlaintext(be, be.reader.bufferedLength() > 0, 'SSL');
+    rejectBufferedPlaintext(be, be.bufferedLength() > 0, 'SSL');
     return afterRefusal(n, 'ssl');
   }
   const leftover = await be.openTls();
@@ -158,7 +138,7 @@ async function answerEncryptionRequest(be: Backend, request: 'ssl' | 'gss', n: N
 }
 
 /** CVE-2021-23214: bytes that arrived before encryption must not be read as if they had been encrypted. */
-function rejectBufferedPlaintext(be: Backend, hasData: boolean, what: 'SSL' | 'GSSAPI encryption'): void {
+function rejectBufferedPlaintext(be: ClientConnection, hasData: boolean, what: 'SSL' | 'GSSAPI encryption'): void {
   if (!hasData) return;
   throw new PgError({
     severity: 'FATAL',
@@ -171,7 +151,7 @@ function rejectBufferedPlaintext(be: Backend, hasData: boolean, what: 'SSL' | 'G
   });
 }
 
-async function processStartupMessage(be: Backend, body: Buffer, code: number): Promise<void> {
+async function processStartupMessage(be: ClientConnection, body: Buffer, code: number): Promise<void> {
   const major = code >>> 16;
   const minor = code & 0xffff;
   // FrontendProtocol is set before the check so the error goes out in the client's format.
@@ -233,6 +213,7 @@ async function processStartupMessage(be: Backend, body: Buffer, code: number): P
     user: port.user_name,
     database: port.database_name,
     options: Object.fromEntries(packet.kind === 'StartupMessage' ? packet.params : []),
+    rawParams: packet.kind === 'StartupMessage' ? packet.rawParams : [],
   });
 }
 
@@ -243,7 +224,7 @@ function isReplicationValue(v: string): boolean {
 
 /** parse_bool(): case-insensitive prefixes of true/false/yes/no, on/off (at least 2 chars), 1/0. */
 export function parseBool(v: string): boolean | null {
-  const s = v.toLowerCase();
+  const s = asciiLower(v);
   if (s.length === 0) return null;
   const prefixOf = (word: string, min = 1) => s.length >= min && word.startsWith(s);
   if (prefixOf('true') || prefixOf('yes')) return true;
@@ -269,11 +250,13 @@ export function cleanAscii(bytes: Buffer, major: PgMajor = 15): string {
   return out;
 }
 
-/** Truncate to NAMEDATALEN-1 bytes without splitting a UTF-8 character (pg_mbcliplen). */
+/**
+ * ProcessStartupPacket's truncation to NAMEDATALEN-1 bytes: a plain cut, even inside a
+ * multibyte character (no database encoding is known yet; observed on 15.20: 40 × 'é'
+ * becomes 31 × 'é' and a lone 0xC3).
+ */
 export function clipName(s: string): string {
-  const bytes = Buffer.from(s, 'utf8');
+  const bytes = stringToBytes(s);
   if (bytes.length < NAMEDATALEN) return s;
-  let end = NAMEDATALEN - 1;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
+  return bytesToString(bytes.subarray(0, NAMEDATALEN - 1));
 }

@@ -2,6 +2,7 @@
 import type { ServerEvent, StatusName } from '../events.js';
 import type { PgErrorFields } from '../errors.js';
 import { renderServerLog, type LogSettings } from '../views/server-log.js';
+import { stringToBytes } from '../bytes.js';
 
 export interface HookCall {
   /** The extension whose hook ran (the name it was loaded under). */
@@ -64,10 +65,19 @@ export class Trace {
     return this.events.flatMap((e) => (e.type === 'error' && e.toLog ? [e.error] : []));
   }
 
-  /** The server log PostgreSQL would have written, with the server's log_line_prefix unless given. */
+  /**
+   * The server log PostgreSQL would have written, with the server's log_line_prefix unless
+   * given. Client bytes that are not UTF-8 appear as U+DC80–U+DCFF (src/bytes.ts); logBytes()
+   * has the file's exact bytes.
+   */
   log(logLinePrefix?: string): string {
     const s = this.logSettings();
     return renderServerLog(this.events, logLinePrefix === undefined ? s : { ...s, logLinePrefix });
+  }
+
+  /** The server log as the bytes PostgreSQL's stderr would hold. */
+  logBytes(logLinePrefix?: string): Buffer {
+    return stringToBytes(this.log(logLinePrefix));
   }
 
   /** Events of one connection, in order. */

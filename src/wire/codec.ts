@@ -9,6 +9,7 @@
  *   parseSASLResponse, parseQuery, parseStartupPacket) parse frontend bodies in
  *   the order PostgreSQL does and raise PostgreSQL's own errors (PgError).
  */
+import { bytesToString, stringToBytes } from '../bytes.js';
 import { PgError, type PgErrorFields, type Severity } from '../errors.js';
 import { MessageBuffer } from './pqformat.js';
 import {
@@ -55,9 +56,9 @@ class Writer {
     return this;
   }
 
-  /** A NUL-terminated string; an embedded NUL could never be sent by PostgreSQL. */
+  /** A NUL-terminated string, byte for byte (src/bytes.ts); an embedded NUL could never be sent by PostgreSQL. */
   cstring(s: string): this {
-    const b = Buffer.from(s, 'utf8');
+    const b = stringToBytes(s);
     if (b.includes(0)) throw new TypeError(`string for the wire contains a NUL byte: ${JSON.stringify(s)}`);
     this.parts.push(b, Buffer.from([0]));
     return this;
@@ -267,7 +268,7 @@ class Cursor {
   cstring(): string {
     const end = this.buf.indexOf(0, this.at);
     if (end < 0) throw new WireDecodeError(`${this.what}: unterminated string at offset ${this.at}`);
-    const v = this.buf.toString('utf8', this.at, end);
+    const v = bytesToString(this.buf.subarray(this.at, end));
     this.at = end + 1;
     return v;
   }
@@ -406,7 +407,7 @@ export function decodeLegacyErrorResponse(bytes: Buffer): LegacyErrorResponse {
   if (bytes[0] !== B.ErrorResponse || bytes[bytes.length - 1] !== 0) {
     throw new WireDecodeError('legacy error: expected "E" ... NUL');
   }
-  const text = bytes.toString('utf8', 1, bytes.length - 1);
+  const text = bytesToString(bytes.subarray(1, bytes.length - 1));
   const m = /^([A-Z]+): {2}([\s\S]*)\n$/.exec(text);
   if (!m) throw new WireDecodeError(`legacy error: unexpected text ${JSON.stringify(text)}`);
   return { type: 'LegacyErrorResponse', severity: m[1]!, message: m[2]! };
@@ -449,7 +450,7 @@ export function parseSASLInitialResponse(
   severity: Severity = 'FATAL',
 ): Omit<SASLInitialResponse, 'type'> {
   const buf = new MessageBuffer(body, severity);
-  const mechanism = buf.getRawString().toString('utf8');
+  const mechanism = bytesToString(buf.getRawString());
   checkMechanism?.(mechanism);
   const len = buf.getInt32();
   const data = len === -1 ? null : buf.getBytes(len);
@@ -485,7 +486,7 @@ export function decodeFrontend(type: number, body: Buffer, p: PasswordMessageKin
     case F.Password:
       if (p === 'SASLInitialResponse') return { type: 'SASLInitialResponse', ...parseSASLInitialResponse(body) };
       if (p === 'SASLResponse') return { type: 'SASLResponse', data: parseSASLResponse(body) };
-      return { type: 'PasswordMessage', password: parsePasswordPacket(body).toString('utf8') };
+      return { type: 'PasswordMessage', password: bytesToString(parsePasswordPacket(body)) };
     case F.Query:
       return { type: 'Query', sql: parseQuery(body) };
     case F.Terminate:
@@ -581,8 +582,8 @@ export function parseStartupPacket(body: Buffer, opts: ParseStartupOptions = {})
     const valueEnd = strEnd(valueOffset);
     const rawName = Buffer.from(body.subarray(offset, nameEnd));
     const rawValue = Buffer.from(body.subarray(valueOffset, valueEnd));
-    const name = rawName.toString('utf8');
-    const value = rawValue.toString('utf8');
+    const name = bytesToString(rawName);
+    const value = bytesToString(rawValue);
     opts.onParam?.(name, value, { name: rawName, value: rawValue });
     params.push([name, value]);
     rawParams.push([rawName, rawValue]);

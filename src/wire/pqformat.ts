@@ -8,6 +8,7 @@
  * both S and V read FATAL (observed on 15.20); hence FATAL is the default.
  * In the query loop they stay ERROR.
  */
+import { bytesToString } from '../bytes.js';
 import { PgError, type Severity } from '../errors.js';
 
 /**
@@ -91,12 +92,14 @@ export class MessageBuffer {
 
   /**
    * pq_getmsgstring(). The server converts from client_encoding here; the
-   * simulation speaks UTF-8 on both sides, so this only decodes.
+   * simulation speaks UTF-8 on both sides, so this only decodes, byte for
+   * byte (src/bytes.ts). It does not yet refuse invalid UTF-8 (22021) as
+   * pg_client_to_server would.
    */
   getString(): string {
     const end = this.cstringEnd();
     if (end === null) throw violation(this.severity, 'invalid string in message', PQFORMAT_SOURCE.getmsgstring);
-    const out = this.data.toString('utf8', this.cursor, end);
+    const out = bytesToString(this.data.subarray(this.cursor, end));
     this.cursor = end + 1;
     return out;
   }

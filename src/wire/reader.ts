@@ -130,6 +130,11 @@ export class MessageReader {
     this.notify();
   }
 
+  /** Bytes that arrived some other way than a stream (a scripted connection in specs); close() ends them. */
+  push(bytes: Buffer): void {
+    this.onData(bytes);
+  }
+
   /** Bytes received and not yet consumed: PostgreSQL's pq_buffer_has_data() when > 0. */
   bufferedLength(): number {
     return this.buffered;

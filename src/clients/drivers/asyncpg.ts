@@ -24,6 +24,7 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
+import { bundledRoots } from '../tls-context.js';
 import { match } from 'ts-pattern';
 import { md5ClientResponse } from '../../common/md5.js';
 import type { ErrorFields, StartupParam } from '../../wire/codec.js';
@@ -209,7 +210,9 @@ export async function connectAsyncpg(args: AsyncpgConnectArgs, env: DriverEnv, o
       const options: tls.ConnectionOptions = { rejectUnauthorized: c!.verify !== 'none' };
       // Python's ssl module sends SNI for host names only.
       if (net.isIP(args.host) === 0) options.servername = args.host;
+      // ssl=True without a root file: the system store, modelled by the bundled roots (not this process's extras).
       if (c!.ca) options.ca = c!.ca;
+      else if (c!.verify !== 'none') options.ca = bundledRoots();
       if (c!.verify !== 'full') options.checkServerIdentity = () => undefined;
       if (args.direct_tls) options.ALPNProtocols = ['postgresql'];
       return { options, why: c!.verify === 'none' ? 'CERT_NONE: no certificate verification' : c!.verify === 'chain' ? 'the chain checked, not the host name' : 'full verification' };

@@ -71,7 +71,14 @@ function pgProfile(libpqCompat: boolean): DriverProfile {
     aliases: libpqCompat ? ['node-postgres-libpqcompat'] : ['node-postgres'],
     version: 'pg 8.23.1, pg-connection-string 2.14.1',
     source: 'pg-connection-string/index.js parse(); pg/lib/connection-parameters.js; pg/lib/connection.js connect(), upgradeToSSL(); pg/lib/client.js, pg/lib/crypto/sasl.js',
+    runtime: 'node',
     options: pgOptions(libpqCompat),
+    fromLibpq(keyword, value) {
+      if (keyword === 'sslnegotiation') return [['sslnegotiation', value]];
+      // enableChannelBinding uses -PLUS when offered; nothing makes it required.
+      if (keyword === 'channel_binding') return value === 'require' ? null : [['enableChannelBinding', value === 'disable' ? 'false' : 'true']];
+      return null;
+    },
     connect(r: ConnectRequest, env: DriverEnv): Promise<DriverResult> {
       const o = r.options ?? {};
       const params: Array<[string, string]> = [];
@@ -92,6 +99,11 @@ const postgresJsProfile: DriverProfile = {
   aliases: ['postgres', 'postgres-js'],
   version: 'postgres 3.4.9',
   source: 'postgres/src/index.js parseOptions(), parseUrl(); postgres/src/connection.js secure(), connected(), closed(), SASL(), SASLContinue()',
+  runtime: 'node',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return value === 'direct' ? [['sslnegotiation', 'direct']] : value === 'postgres' ? [] : null;
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: ['disable', 'false', 'allow', 'prefer', 'require', 'verify-full'], unset: 'no TLS (ssl: false); PGSSL, not PGSSLMODE, is read',
@@ -115,6 +127,12 @@ const pgjdbcProfile: DriverProfile = {
   aliases: ['jdbc'],
   version: 'pgjdbc 42.7.13',
   source: 'org/postgresql/core/v3/ConnectionFactoryImpl.java openConnectionImpl(), tryConnect(), enableSSL(), doAuthentication(); org/postgresql/jdbc/SslMode.java of(); org/postgresql/ssl/LibPQFactory.java',
+  runtime: 'jvm',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return [['sslNegotiation', value]];
+    if (keyword === 'channel_binding') return [['channelBinding', value]];
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: PGJDBC_SSLMODES, unset: 'prefer (verify-full when ssl=true)',
@@ -149,6 +167,11 @@ const asyncpgProfile: DriverProfile = {
   aliases: [],
   version: 'asyncpg 0.31.0 (same connect logic since 0.27)',
   source: 'asyncpg/connect_utils.py _parse_connect_dsn_and_args(), _connect_addr(), __connect_addr(), TLSUpgradeProto; asyncpg/protocol/coreproto.pyx',
+  runtime: 'python',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return value === 'direct' || value === 'postgres' ? [['direct_tls', value === 'direct' ? 'true' : 'false']] : null;
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: ASYNCPG_SSLMODES, unset: 'PGSSLMODE, else prefer on TCP',

@@ -24,6 +24,7 @@ import type * as tls from 'node:tls';
 import { md5ClientResponse } from '../../common/md5.js';
 import { tlsServerEndPointHash } from '../../common/cert-hash.js';
 import type { ErrorFields, StartupParam } from '../../wire/codec.js';
+import { nodeDefaultCa } from '../tls-context.js';
 import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { DriverScram } from './scram.js';
 import type { DriverEnv, DriverError, DriverResult, ReadFile } from './types.js';
@@ -320,6 +321,8 @@ export async function connectNodePostgres(
       if (p.sslnegotiation === 'direct') options.ALPNProtocols = ['postgresql'];
       // SNI never carries an IP address (RFC 6066).
       if (net.isIP(p.host) === 0) options.servername = p.host;
+      // No ca of its own: Node's roots plus NODE_EXTRA_CA_CERTS (from the model's environment).
+      if (options.ca === undefined && options.rejectUnauthorized !== false) options.ca = nodeDefaultCa(environOf(env), readFileOf(env));
       return { options, why: check };
     },
     tlsFailed: (e) => ({ fail: { message: e.message, code: e.code, name: 'Error' }, outcome: 'tls-failed', message: e.message, socket: 'destroy' }),

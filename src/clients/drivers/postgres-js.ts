@@ -22,7 +22,8 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { md5ClientResponse } from '../../common/md5.js';
 import type { StartupParam } from '../../wire/codec.js';
-import { environOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
+import { nodeDefaultCa } from '../tls-context.js';
+import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { DriverScram } from './scram.js';
 import type { DriverEnv, DriverError, DriverResult } from './types.js';
 
@@ -190,6 +191,8 @@ export async function connectPostgresJs(
       if (p.sslnegotiation === 'direct') o.ALPNProtocols = ['postgresql'];
       if (p.ssl === 'require' || p.ssl === 'allow' || p.ssl === 'prefer') o.rejectUnauthorized = false;
       else if (typeof p.ssl === 'object') Object.assign(o, p.ssl);
+      // No ca of its own: Node's roots plus NODE_EXTRA_CA_CERTS (from the model's environment).
+      if (o.ca === undefined && o.rejectUnauthorized !== false) o.ca = nodeDefaultCa(environOf(env), readFileOf(env));
       return { options: o, why: verify };
     },
     // The socket's 'error' settles the query before 'close' can reconnect.

@@ -120,6 +120,14 @@ export interface DriverProfile {
   version: string;
   /** Where its behaviour comes from (driver source files/functions). */
   source: string;
+  /** What the driver runs on: 'node' drivers trust NODE_EXTRA_CA_CERTS (from DriverEnv.environ). */
+  runtime?: 'node' | 'jvm' | 'python' | 'go';
   options: readonly DriverOption[];
+  /**
+   * The driver's equivalent of a libpq connection option (sslnegotiation, channel_binding,
+   * gssencmode, ...): options in its own vocabulary (none when the default already is the
+   * same), or null when it has no equivalent.
+   */
+  fromLibpq?(keyword: string, value: string): Array<[string, string]> | null;
   connect(request: ConnectRequest, env: DriverEnv): Promise<DriverResult>;
 }

@@ -6,7 +6,7 @@
 import type { Random } from '../../random.js';
 import {
   SCRAM_KEY_LEN, SCRAM_RAW_NONCE_LEN, SCRAM_SHA_256_NAME, SCRAM_SHA_256_PLUS_NAME,
-  hmacSha256, pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPassword,
+  hmacSha256, pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPasswordCached,
   scramServerKey, sha256, xorBuffers,
 } from '../../common/scram-common.js';
 
@@ -186,7 +186,7 @@ export class ScramClient {
     }
     this.clientFinalMessageWithoutProof = `c=${cbind},r=${this.nonce}`;
 
-    this.saltedPassword = scramSaltedPassword(this.password, this.saltFromServer, this.iterationsFromServer);
+    this.saltedPassword = scramSaltedPasswordCached(this.password, this.saltFromServer, this.iterationsFromServer);
     const clientKey = scramClientKey(this.saltedPassword);
     const clientSignature = hmacSha256(sha256(clientKey), this.authMessage());
     const proof = xorBuffers(clientKey, clientSignature);

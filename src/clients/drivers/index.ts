@@ -199,6 +199,9 @@ const pgxProfile: DriverProfile = {
   aliases: ['pgx-v4', 'pgconn', 'jackc/pgx'],
   version: PGX_VERSION,
   source: 'pgconn/config.go ParseConfig(), configTLS(); pgconn/pgconn.go ConnectConfig(), connect(), startTLS(); pgconn/auth_scram.go (Debian golang-github-jackc-pgconn-dev 1.11.0)',
+  runtime: 'go',
+  // pgconn 1.11 has neither direct SSL nor GSS encryption nor channel binding.
+  fromLibpq: (keyword, value) => (keyword === 'sslnegotiation' && value === 'postgres' ? [] : null),
   options: [
     {
       name: 'sslmode', values: PGX_SSLMODES, unset: 'PGSSLMODE, else prefer',
@@ -222,6 +225,9 @@ const libPqGoProfile: DriverProfile = {
   aliases: ['pq', 'lib-pq', 'go-pq'],
   version: LIBPQ_GO_VERSION,
   source: 'lib/pq ssl.go ssl(); conn.go open(), ssl(), startup(), auth(); connector.go NewConnector() (Debian golang-github-lib-pq-dev 1.10.7)',
+  runtime: 'go',
+  // lib/pq 1.10.7 has neither direct SSL nor GSS encryption nor channel binding.
+  fromLibpq: (keyword, value) => (keyword === 'sslnegotiation' && value === 'postgres' ? [] : null),
   options: [
     {
       name: 'sslmode', values: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'], unset: 'require (PGSSLMODE if set)',

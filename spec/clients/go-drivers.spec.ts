@@ -16,15 +16,19 @@
  *
  * Grid: server ssl on/off × host/hostssl/hostnossl scram-sha-256 lines × every sslmode word
  * (disable, allow, prefer, require, verify-ca, verify-full, and unset: each driver's default)
- * × right/wrong/no password; md5, password and reject lines with ssl on; then per-driver
- * extras (root certificates, host names the certificate does not cover, bad settings).
- * verify-ca/verify-full get sslrootcert = the dev CA. One user per line kind, so one server per
- * ssl setting covers every line.
+ * × right/wrong/no password; md5, password and reject lines with ssl on; errors after
+ * authentication (a missing database, CONNECTION LIMIT 0); then per-driver extras (root
+ * certificates, host names the certificate does not cover, bad settings). verify-ca/verify-full
+ * get sslrootcert = the dev CA. One user per line kind, so one server per ssl setting covers
+ * every line. Then a scripted fake server (an 'E' answer to SSLRequest, a close after the startup
+ * packet), each driver's rules pinned as data, and the models' client decisions.
  *
- * The two ssl settings run side by side, each with its own three servers; the cases run in the
- * before-hook and each `it` checks one. PG* variables are not passed on, PGPASSFILE names a
+ * Lanes of three servers (LANES_PER_SSL per ssl setting) work through the cases side by side in
+ * the before-hook; each `it` checks one case. PG* variables are not passed on, PGPASSFILE names a
  * missing file, HOME is empty; the Go drivers read ~/.postgresql from the passwd home, which the
- * models are given as their homeDir.
+ * models are given as their homeDir. Where Go does what node:tls cannot (an alert when it rejects
+ * a certificate in the handshake) or the probe's exit shows (lib/pq's leaked connection), the
+ * server's line for it is left out of model-vs-real only: see Case.tlsAlert and Case.leak.
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';

@@ -6,7 +6,7 @@ import { stringToBytes } from '../bytes.js';
 import type { Random } from '../random.js';
 import {
   SCRAM_DEFAULT_ITERATIONS, SCRAM_DEFAULT_SALT_LEN, SCRAM_KEY_LEN,
-  pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPassword,
+  pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPasswordCached,
   scramServerKey, sha256,
 } from '../common/scram-common.js';
 import { pgMd5Encrypt, md5ClientResponse } from '../common/md5.js';
@@ -122,7 +122,7 @@ export function buildScramSecret(password: string | Buffer, opts: BuildScramSecr
   }
   let iterations = opts.iterations ?? SCRAM_DEFAULT_ITERATIONS;
   if (iterations <= 0) iterations = SCRAM_DEFAULT_ITERATIONS;
-  const saltedPassword = scramSaltedPassword(scramPreparePassword(password), salt, iterations);
+  const saltedPassword = scramSaltedPasswordCached(scramPreparePassword(password), salt, iterations);
   const storedKey = sha256(scramClientKey(saltedPassword));
   const serverKey = scramServerKey(saltedPassword);
   return `SCRAM-SHA-256$${iterations}:${pgB64Encode(salt)}$${pgB64Encode(storedKey)}:${pgB64Encode(serverKey)}`;
@@ -162,7 +162,7 @@ export interface ScramPlainVerify {
 export function scramVerifyPlainPassword(user: string, password: string | Buffer, secret: string): ScramPlainVerify {
   const parsed = parseScramSecret(secret);
   if (!parsed) return { ok: false, log: `invalid SCRAM secret for user "${user}"` };
-  const saltedPassword = scramSaltedPassword(scramPreparePassword(password), parsed.saltBytes, parsed.iterations);
+  const saltedPassword = scramSaltedPasswordCached(scramPreparePassword(password), parsed.saltBytes, parsed.iterations);
   return { ok: scramServerKey(saltedPassword).equals(parsed.serverKey) };
 }
 

@@ -15,10 +15,12 @@ import type { ExtensionModule } from '../extensions/extension.js';
 import type { PgErrorFields } from '../errors.js';
 import type { StartupMessage } from '../server/datadir.js';
 import { Trace } from './trace.js';
+import { acquireDataDirectory, releaseDataDirectory } from './datadir-pool.js';
 import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport, type ClientTransport } from '../clients/libpq/transport.js';
 import { psycopgConnect, type PsycopgResult } from '../clients/psycopg.js';
+import { EMBEDDED_POSTGRES_BUILD, type LibpqBuild } from '../clients/libpq/connect.js';
 import { DRIVER_PROFILES, driverProfile, type ConnectRequest, type DriverResult } from '../clients/drivers/index.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
@@ -89,17 +91,34 @@ export class TestCluster {
     readonly dataDirectory: string,
     readonly startupMessages: Array<StartupMessage | PgErrorFields>,
     trace: Trace,
+    /** Hands the data directory back (to the pool, or removes it). */
+    private readonly dispose: () => void,
   ) {
     this.trace = trace;
   }
 
   static async start(opts: ClusterOptions): Promise<TestCluster> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
+    const files: Array<[string, string]> = [
+      ['postgresql.conf', confText(opts.postgresqlConf ?? '')],
+      ['pg_hba.conf', opts.hba.endsWith('\n') ? opts.hba : `${opts.hba}\n`],
+      ['roles.sql', opts.roles ?? ''],
+    ];
+    // Extra files may be ES modules, which Node caches by path: those get a directory of their own.
+    const pooled = Object.keys(opts.files ?? {}).length === 0;
+    let dir: string;
+    if (pooled) {
+      dir = acquireDataDirectory(files);
+    } else {
+      dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
+      try {
+        for (const [name, text] of [...files, ...Object.entries(opts.files ?? {})]) writeFileSync(path.join(dir, name), text);
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+    const dispose = () => (pooled ? releaseDataDirectory(dir) : rmSync(dir, { recursive: true, force: true }));
     try {
-      writeFileSync(path.join(dir, 'postgresql.conf'), confText(opts.postgresqlConf ?? ''));
-      writeFileSync(path.join(dir, 'pg_hba.conf'), opts.hba.endsWith('\n') ? opts.hba : `${opts.hba}\n`);
-      writeFileSync(path.join(dir, 'roles.sql'), opts.roles ?? '');
-      for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(path.join(dir, name), text);
       const clock = opts.clock === undefined || opts.clock === 'virtual' ? new VirtualClock() : opts.clock === 'real' ? new RealClock() : opts.clock;
       let server: PgServer | null = null;
       const trace = new Trace(() => ({ ...server!.settings }));
@@ -113,9 +132,9 @@ export class TestCluster {
         onEvent: trace.record,
       });
       server = started.server;
-      return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace);
+      return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace, dispose);
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
+      dispose();
       throw err;
     }
   }
@@ -132,6 +151,8 @@ export class TestCluster {
     onTrace?: ClientTraceListener;
     /** More of psql's environment (PGSSLMODE, PGCONNECT_TIMEOUT, ...). */
     environ?: Record<string, string>;
+    /** How that libpq was built (default: Debian's, with GSSAPI). */
+    build?: LibpqBuild;
   } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
@@ -142,6 +163,7 @@ export class TestCluster {
         environ: { ...(opts.password !== undefined ? { PGPASSWORD: opts.password } : {}), ...opts.environ }, homeDir: null, osUser: 'postgres',
         ...(opts.prompt ? { prompt: opts.prompt } : {}),
         ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
+        ...(opts.build ? { build: opts.build } : {}),
       },
     );
   }
@@ -163,7 +185,8 @@ export class TestCluster {
     if (psql) {
       const libpq = Number(psql[1] ?? 15) as 15 | 16 | 17 | 18;
       const { password, ...rest } = opts;
-      return this.psql(target, { ...rest, libpq, ...(typeof password === 'string' ? { password } : {}) });
+      // The same libpq as matrix's client of that name (17 and 18: the @embedded-postgres build).
+      return this.psql(target, { ...rest, libpq, ...(libpq >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}), ...(typeof password === 'string' ? { password } : {}) });
     }
     const seed = this.clientSeed++;
     const ca = path.join(DEV_CERTS_DIR, 'ca.crt');
@@ -220,7 +243,7 @@ export class TestCluster {
     try {
       await this.server.close();
     } finally {
-      rmSync(this.dataDirectory, { recursive: true, force: true });
+      this.dispose();
     }
   }
 }

@@ -16,6 +16,8 @@ describe('TestCluster data directories', () => {
     const a = await TestCluster.start({ ...BASE, postgresqlConf: { port: 5001 } });
     const dir = a.dataDirectory;
     writeFileSync(path.join(dir, 'left-behind'), 'x');
+    // A test that edits a file in place (before a reload, say) leaves it for the pool to restore.
+    writeFileSync(path.join(dir, 'roles.sql'), 'CREATE ROLE someone_else LOGIN;\n');
     await a.close();
     const b = await TestCluster.start({ ...BASE, postgresqlConf: { port: 5002 }, hba: 'host all all 127.0.0.1/32 reject' });
     try {
@@ -23,6 +25,7 @@ describe('TestCluster data directories', () => {
       expect(readdirSync(dir).sort()).to.deep.equal(['pg_hba.conf', 'postgresql.conf', 'roles.sql']);
       expect(readFileSync(path.join(dir, 'pg_hba.conf'), 'utf8')).to.equal('host all all 127.0.0.1/32 reject\n');
       expect(readFileSync(path.join(dir, 'postgresql.conf'), 'utf8')).to.equal('port = 5002\n');
+      expect(readFileSync(path.join(dir, 'roles.sql'), 'utf8')).to.equal('CREATE ROLE test LOGIN;');
       expect(b.server.gucs.show('port')).to.equal('5002');
     } finally {
       await b.close();

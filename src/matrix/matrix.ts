@@ -4,7 +4,6 @@
  * connections, which hook calls (status and TLS), how long auth_delay slept,
  * and what the client said.
  */
-import { BOOTSTRAP_SUPERUSERID, FIRST_NORMAL_OBJECT_ID } from '../roles/catalog.js';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { VirtualClock } from '../clock.js';
@@ -183,9 +182,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const server = started.server;
   const clients = opts.clients ?? [opts.client ?? psqlClient(15)];
   const several = clients.length > 1;
-  const roles = server.roles.roles();
-  // Roles the roles file made (initdb's bootstrap superuser only when the file gave it a password).
-  const fromFile = roles.filter((r) => r.oid >= FIRST_NORMAL_OBJECT_ID || (r.oid === BOOTSTRAP_SUPERUSERID && r.plaintextPassword !== undefined));
+  const fromFile = server.roles.userRoles();
   const users = opts.users ?? [...fromFile.filter((r) => r.canLogin).map((r) => r.name), MISSING_ROLE];
   const sslrootcert = opts.sslrootcert ?? defaultRootCert(server, started.dataDirectory);
   const wrong = opts.wrongPassword ?? 'not-the-password';

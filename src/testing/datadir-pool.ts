@@ -5,11 +5,13 @@
  * directory is removed when the process exits. A suite that starts a cluster per test so writes
  * three small files once instead of creating, writing and deleting a directory each time.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-interface Slot { dir: string; files: Map<string, string> }
+/** What was written, and how the file looked right after: a later writer (a test, ALTER SYSTEM) changes that. */
+interface Written { text: string; mtimeMs: number; size: number }
+interface Slot { dir: string; files: Map<string, Written> }
 
 const free: Slot[] = [];
 const all = new Set<string>();
@@ -35,21 +37,34 @@ export function acquireDataDirectory(files: ReadonlyArray<readonly [string, stri
     }
   }
   for (const [name, text] of wanted) {
-    if (slot.files.get(name) === text) continue;
+    const file = path.join(slot.dir, name);
+    if (unchanged(file, slot.files.get(name), text)) continue;
     try {
-      writeFileSync(path.join(slot.dir, name), text);
+      writeFileSync(file, text);
+      const st = statSync(file);
+      slot.files.set(name, { text, mtimeMs: st.mtimeMs, size: st.size });
     } catch (err) {
       slot.files.delete(name);
-      releaseDataDirectory(slot.dir);
+      free.push(slot);
       throw err;
     }
-    slot.files.set(name, text);
   }
   inUse.set(slot.dir, slot);
   return slot.dir;
 }
 
 const inUse = new Map<string, Slot>();
+
+/** The file still holds `text` as we wrote it: same text asked for, and nobody wrote it since. */
+function unchanged(file: string, w: Written | undefined, text: string): boolean {
+  if (!w || w.text !== text) return false;
+  try {
+    const st = statSync(file);
+    return st.mtimeMs === w.mtimeMs && st.size === w.size;
+  } catch {
+    return false;
+  }
+}
 
 /** Give a directory back for the next cluster. */
 export function releaseDataDirectory(dir: string): void {

@@ -64,8 +64,8 @@ export class Backend implements BackendView {
       await performAuthentication(be);
       this.phase = { name: 'session' };
       be.enter('session');
-      await initPostgres(be);
-      await postgresMain(be);
+      const session = await initPostgres(be);
+      await postgresMain(be, session);
     } catch (err) {
       this.handleExit(err);
     } finally {
@@ -82,6 +82,8 @@ export class Backend implements BackendView {
   }
 
   private handleExit(err: unknown): void {
+    // A connection dropped by terminate() keeps that as its reason, whatever the read then saw.
+    if (this.closeReason === 'shutdown' && err instanceof ProcExit) return;
     if (err instanceof ProcExit) {
       this.closeReason = match(err.reason)
         .with('terminate', 'timeout', 'eof', 'shutdown', (r) => r)

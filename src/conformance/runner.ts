@@ -542,7 +542,7 @@ Runs real clients (psql 15 on each major's libpq, psycopg 3) against real
 PostgreSQL and against pg-authsim set up as the same major, and diffs what
 each side showed: exit code, client error, TCP connections, hook calls,
 SQLSTATEs and the server log per connection. Exits 1 on any difference.
-Needs root (the real server runs as the postgres OS user).
+The real server runs as you; run as root, it runs as the postgres OS user.
 
 Options:
   --versions LIST    majors to compare (default 15,16,17,18)

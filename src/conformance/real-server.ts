@@ -138,6 +138,16 @@ export interface RealPostgresOptions {
   /** Preload oracle/hook_probe ahead of everything else, so auth_delay (if listed) calls it before sleeping. */
   probe?: boolean;
   probeBuild?: ProbeBuildOptions;
+  /** Use this installation as it is (e.g. an overlay with extension builds, see overlay.ts) instead of `binDir` or the built-in one. */
+  installation?: PgInstallation;
+  /** Run after rolesSql by the bootstrap superuser over the Unix socket, e.g. `CREATE EXTENSION credcheck;`. */
+  setupSql?: string;
+  /**
+   * Restart once setup is done, so shared memory starts empty: the setup
+   * connections went through ClientAuthentication_hook like any other, and
+   * an extension counting logins would have counted them.
+   */
+  restartAfterSetup?: boolean;
 }
 
 export interface ServerLogEntry {
@@ -274,6 +284,7 @@ export class RealPostgres {
   timings: StartupTimings = { probeBuildMs: 0, initdbMs: 0, startMs: 0, rolesMs: 0, totalMs: 0 };
 
   private postmasterPid = 0;
+  private rewriteConf: () => void = () => {};
   private baseline = new Set<number>();
   private stopped = false;
   private cachedVersion: string | null = null;
@@ -296,7 +307,7 @@ export class RealPostgres {
 
   static async start(opts: RealPostgresOptions): Promise<RealPostgres> {
     const t0 = performance.now();
-    const install = opts.binDir === undefined ? locatePostgres(opts.major) : locatePostgresIn(opts.binDir);
+    const install = opts.installation ?? (opts.binDir === undefined ? locatePostgres(opts.major) : locatePostgresIn(opts.binDir));
     if (install.major !== opts.major) throw new Error(`${install.binDir} holds PostgreSQL ${install.major}, not ${opts.major}`);
     serverAccount(); // fail early, before any temp dir, if root has no postgres OS user to switch to
     installExitHooks();
@@ -396,6 +407,30 @@ export class RealPostgres {
     account.own(this.dataDir);
 
     tp = performance.now();
+    this.rewriteConf = writeConf;
+    await this.startPostmaster();
+    this.timings.startMs = performance.now() - tp;
+
+    tp = performance.now();
+    if (opts.rolesSql && opts.rolesSql.trim() !== '') {
+      const file = path.join(this.workDir, 'roles.sql');
+      writeFileSync(file, opts.rolesSql);
+      await this.psqlSuperuser(['-f', file]);
+    }
+    if (opts.setupSql && opts.setupSql.trim() !== '') {
+      const file = path.join(this.workDir, 'setup.sql');
+      writeFileSync(file, opts.setupSql);
+      await this.psqlSuperuser(['-f', file]);
+    }
+    await this.version();
+    if (opts.restartAfterSetup) await this.restart();
+    await this.takeBaseline();
+    this.timings.rolesMs = performance.now() - tp;
+    this.timings.totalMs = performance.now() - t0;
+  }
+
+  /** pg_ctl start, on another free port if the chosen one was taken meanwhile; records the postmaster's PID. */
+  private async startPostmaster(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const logStart = this.logOffset();
       try {
@@ -406,23 +441,24 @@ export class RealPostgres {
         const log = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(logStart) : '';
         if (attempt >= 3 || !/could not bind|Address already in use/.test(log)) throw e;
         this.currentPort = await freePort();
-        writeConf();
-        account.own(path.join(this.dataDir, 'postgresql.conf'));
+        this.rewriteConf();
+        serverAccount().own(path.join(this.dataDir, 'postgresql.conf'));
       }
     }
     this.postmasterPid = Number(readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    this.timings.startMs = performance.now() - tp;
+  }
 
-    tp = performance.now();
-    if (opts.rolesSql && opts.rolesSql.trim() !== '') {
-      const file = path.join(this.workDir, 'roles.sql');
-      writeFileSync(file, opts.rolesSql);
-      await this.psqlSuperuser(['-f', file]);
-    }
-    await this.version();
+  /**
+   * Stop (fast: shutdown callbacks run and may log) and start again: fresh
+   * shared memory, preload libraries loaded anew. The port may change if
+   * another process took it meanwhile.
+   */
+  async restart(): Promise<void> {
+    await this.waitQuiet();
+    await this.runAsServer(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], 90_000);
+    while (this.postmasterRunning()) await sleep(5);
+    await this.startPostmaster();
     await this.takeBaseline();
-    this.timings.rolesMs = performance.now() - tp;
-    this.timings.totalMs = performance.now() - t0;
   }
 
   private async psqlSuperuser(args: string[]): Promise<string> {

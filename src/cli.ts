@@ -69,7 +69,9 @@ Commands:
           key mode 0600 as PostgreSQL requires), or dev_certificates = on / --dev-certs for
           the TEST-ONLY development certificate shipped in certs/. It listens on loopback
           addresses only (--allow-remote to go beyond). The server log (PostgreSQL's stderr
-          format, honouring log_line_prefix) goes to standard error. Ctrl-C stops it.
+          format, honouring log_line_prefix) goes to standard error. SIGHUP (kill -HUP,
+          pg_ctl reload) re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+          Ctrl-C stops it.
 
 Options:
   -D, --pgdata DIR   data directory (default: $PGDATA)
@@ -85,6 +87,8 @@ Options:
       --pg-version N behave like PostgreSQL N (15, 16, 17 or 18); overrides server_version
       --pcap FILE    serve: write every connection as a pcap (TCP/IPv4) when stopped
       --keylog FILE  serve: the TLS secrets in NSS key log format, for Wireshark/tshark
+      --bootstrap-superuser NAME
+                     the superuser initdb would have created (OID 10; default postgres)
   -c NAME=VALUE      set a parameter after postgresql.conf, like postgres -c (repeatable)
       --help         show this help
       --version      show the version
@@ -110,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string', short: 'h' },
       seed: { type: 'string' },
       'pg-version': { type: 'string' },
+      'bootstrap-superuser': { type: 'string' },
       set: { type: 'string', short: 'c', multiple: true },
       help: { type: 'boolean' },
       client: { type: 'string' },
@@ -134,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   return serve(values);
 }
 
-async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[]; 'allow-remote'?: boolean; 'dev-certs'?: boolean; pcap?: string; keylog?: string }): Promise<number> {
+async function serve(values: { pgdata?: string; port?: string; host?: string; seed?: string; 'pg-version'?: string; set?: string[]; 'allow-remote'?: boolean; 'dev-certs'?: boolean; pcap?: string; keylog?: string; 'bootstrap-superuser'?: string }): Promise<number> {
   const dir = values.pgdata ?? process.env.PGDATA;
   if (!dir) {
     process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
@@ -153,6 +158,7 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
       overrides[kv.slice(0, eq).trim()] = kv.slice(eq + 1);
     }
     if (values['pg-version'] !== undefined) overrides.server_version = values['pg-version'];
+    if (values['bootstrap-superuser'] !== undefined) overrides.bootstrap_superuser = values['bootstrap-superuser'];
     if (values['dev-certs']) overrides.dev_certificates = 'on';
     started = await startFromDataDirectory(dir, { clock, random, overrides });
   } catch (err) {
@@ -182,7 +188,8 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
     stderr(formatLogRecord(prefix, err.fields));
     return 1;
   }
-  const log = new ServerLog({ ...server.settings }, stderr);
+  // The live settings: a reload that changes log_line_prefix or log_connections shows in the next line.
+  const log = new ServerLog(server.settings, stderr);
   server.on((e) => log.handle(e));
   let bound;
   try {
@@ -195,8 +202,11 @@ async function serve(values: { pgdata?: string; port?: string; host?: string; se
   }
   for (const b of bound) process.stdout.write(`pg-authsim: listening on ${b.host}:${b.port} (PostgreSQL ${server.settings.serverVersion}, simulated)\n`);
   const capture = values.pcap || values.keylog ? captureConnections(server, bound[0]!.port, values.pcap, values.keylog) : null;
+  // pg_ctl reload: SIGHUP re-reads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+  const hup = () => { server.reload('sighup'); };
+  process.on('SIGHUP', hup);
   await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); process.off('SIGHUP', hup); resolve(); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });

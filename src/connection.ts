@@ -71,6 +71,8 @@ export interface ClientConnection {
   session: SessionGucs | null;
   /** ReadyForQuery's status: idle, in a transaction block, or in a failed one. */
   transactionStatus: 'I' | 'T' | 'E';
+  /** whereToSendOutput: false once authentication timed out (DestNone). */
+  readonly outputToClient: boolean;
 
   // ---- pqcomm: receiving ----------------------------------------------------
   // Every read waits as a blocking recv() would: an interrupt (authentication_timeout,

@@ -2,7 +2,8 @@
  * An error as PostgreSQL's ereport() would raise it. `detailLog` is errdetail_log():
  * written to the server log but never sent to the client.
  */
-export type Severity = 'FATAL' | 'ERROR' | 'LOG' | 'WARNING' | 'NOTICE' | 'PANIC';
+export type Severity = 'FATAL' | 'ERROR' | 'LOG' | 'WARNING' | 'NOTICE' | 'PANIC'
+  | 'INFO' | 'DEBUG1' | 'DEBUG2' | 'DEBUG3' | 'DEBUG4' | 'DEBUG5';
 
 export interface PgErrorFields {
   severity: Severity;
@@ -45,6 +46,32 @@ export class PgError extends Error implements PgErrorFields {
     });
   }
 }
+
+/** errcodes.h names for the SQLSTATEs extensions use most (ERRCODE_*). */
+export const ERRCODE = {
+  SUCCESSFUL_COMPLETION: '00000',
+  WARNING: '01000',
+  FEATURE_NOT_SUPPORTED: '0A000',
+  INVALID_PARAMETER_VALUE: '22023',
+  INVALID_TEXT_REPRESENTATION: '22P02',
+  INVALID_AUTHORIZATION_SPECIFICATION: '28000',
+  INVALID_PASSWORD: '28P01',
+  SYNTAX_ERROR: '42601',
+  INSUFFICIENT_PRIVILEGE: '42501',
+  UNDEFINED_OBJECT: '42704',
+  UNDEFINED_FUNCTION: '42883',
+  DUPLICATE_OBJECT: '42710',
+  RESERVED_NAME: '42939',
+  INVALID_NAME: '42602',
+  TOO_MANY_CONNECTIONS: '53300',
+  PROGRAM_LIMIT_EXCEEDED: '54000',
+  OBJECT_NOT_IN_PREREQUISITE_STATE: '55000',
+  CANT_CHANGE_RUNTIME_PARAM: '55P02',
+  QUERY_CANCELED: '57014',
+  ADMIN_SHUTDOWN: '57P01',
+  CONFIG_FILE_ERROR: 'F0000',
+  INTERNAL_ERROR: 'XX000',
+} as const;
 
 export function fatal(sqlstate: string, message: string, extra: Partial<PgErrorFields> = {}): PgError {
   return new PgError({ severity: 'FATAL', sqlstate, message, ...extra });

@@ -3,8 +3,13 @@
  * tables and diagrams are views over this stream.
  */
 import type { PgErrorFields } from './errors.js';
+import type { HookSlotName } from './hooks/hook.js';
+import type { LogRecord } from './log/format.js';
 
 export type StatusName = 'OK' | 'ERROR' | 'EOF';
+
+/** Severities of reports below ERROR. */
+export type LogEventSeverity = 'LOG' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG1' | 'DEBUG2' | 'DEBUG3' | 'DEBUG4' | 'DEBUG5';
 
 export type EventBody =
   | { type: 'server-started'; addresses: string[] }
@@ -31,6 +36,13 @@ export type EventBody =
   | { type: 'authenticated'; identity: string; method: string; hbaFile: string; lineNumber: number; form?: 'identity' | 'user' }
   | { type: 'hook-invoked'; hook: string; status: StatusName; sslInUse: boolean }
   | { type: 'hook-returned'; hook: string }
+  /** Another hook slot (check_password_hook, shmem_*_hook) was entered, with what it was told. */
+  | { type: 'hook-entered'; slot: HookSlotName; hook: string; args: Record<string, string | number | boolean | null> }
+  | { type: 'hook-left'; slot: HookSlotName; hook: string; outcome: 'returned' | 'error' }
+  /** A callback registered with before_shmem_exit/on_shmem_exit/on_proc_exit ran (LIFO per list). */
+  | { type: 'exit-callback'; list: 'before_shmem_exit' | 'on_shmem_exit' | 'on_proc_exit'; extension: string }
+  /** The postmaster re-read its configuration (SIGHUP, pg_reload_conf(), cluster.reload()). */
+  | { type: 'reload'; trigger: 'sighup' | 'pg_reload_conf' | 'api'; hbaReloaded: boolean }
   | { type: 'auth-outcome'; status: StatusName; method: string }
   /** PerformAuthentication finished: the `connection authorized` log line. Post-auth checks may still fail. */
   | { type: 'connection-authorized'; user: string; database: string; applicationName: string | null; ssl: { protocol: string; cipher: string; bits: number } | null }
@@ -39,8 +51,12 @@ export type EventBody =
   | { type: 'query'; sql: string }
   /** An ereport(): `toClient`/`toLog` say where PostgreSQL would send it. */
   | { type: 'error'; error: PgErrorFields; toClient: boolean; toLog: boolean }
-  /** A server log line that is not an error (LOG/WARNING/DEBUG). */
-  | { type: 'log'; severity: 'LOG' | 'WARNING' | 'DEBUG1' | 'DEBUG2'; message: string; detail?: string; hint?: string; context?: string; sqlstate?: string }
+  /**
+   * A report below ERROR (LOG/WARNING/NOTICE/INFO/DEBUGn). `toLog`/`toClient`, when present,
+   * are where log_min_messages and client_min_messages sent it (reports made through the
+   * extension error API); without them LOG and WARNING are logged and DEBUG is not.
+   */
+  | { type: 'log'; severity: LogEventSeverity; message: string; detail?: string; hint?: string; context?: string; sqlstate?: string; toLog?: boolean; toClient?: boolean }
   /** A session that reached ReadyForQuery ended (log_disconnections). */
   | { type: 'session-ended'; user: string; database: string; sessionMs: number }
   | { type: 'connection-closed'; reason: 'terminate' | 'eof' | 'fatal' | 'timeout' | 'shutdown' | 'socket-error' }
@@ -81,6 +97,14 @@ export interface EventEnvelope {
   remotePort?: number | null;
   applicationName?: string;
   sessionStart?: number;
+  /**
+   * Set only while an emit_log_hook is installed: the log records this event writes after the
+   * hook saw them (records it hid with output_to_server = false are left out, changed text is
+   * kept), and which hook hid what. The server log view prints `logRecords` instead of working
+   * them out again.
+   */
+  logRecords?: LogRecord[];
+  hiddenBy?: Array<{ hook: string; message: string }>;
 }
 
 export type ServerEvent = EventEnvelope & EventBody;

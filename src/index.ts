@@ -13,17 +13,29 @@ export type { Port, PortBytes, HbaLineView } from './port.js';
 export { bytesToString, stringToBytes } from './bytes.js';
 export type { ServerEvent, EventBody, EventType, EventOf, StatusName } from './events.js';
 export { STATUS_OK, STATUS_ERROR, STATUS_EOF, statusName, type Status } from './hooks/status.js';
-export type { ClientAuthenticationHook } from './hooks/hook.js';
+export {
+  PASSWORD_TYPE_PLAINTEXT, PASSWORD_TYPE_MD5, PASSWORD_TYPE_SCRAM_SHA_256,
+  type ClientAuthenticationHook, type CheckPasswordHook, type EmitLogHook, type ShmemHook, type ErrorData, type PasswordTypeCode, type HookSlotName,
+} from './hooks/hook.js';
 export { HookSlots } from './hooks/slots.js';
-export type { ExtensionContext, ExtensionModule } from './extensions/extension.js';
+export type { ExtensionContext, ExtensionModule, ReturningLevel, ThrowingLevel } from './extensions/extension.js';
+export { errcode, errmsg, errmsg_internal, errdetail, errdetail_internal, errdetail_log, errhint, errcontext, pgPrintf, type ErrorPart } from './extensions/elog.js';
+export {
+  DEBUG5, DEBUG4, DEBUG3, DEBUG2, DEBUG1, LOG, LOG_SERVER_ONLY, COMMERROR, INFO, NOTICE, WARNING, ERROR, FATAL, PANIC,
+  type Elevel, type ElevelName,
+} from './log/elevel.js';
+export { passwordcheck } from './extensions/passwordcheck.js';
+export type { ExitCallback } from './server/ipc.js';
+export type { ReloadResult, ReloadTrigger } from './server/reload.js';
+export { SqlRegistry, type SqlFunctionDef, type SqlViewDef, type SqlColumn, type SqlCallContext, type SqlValue, type UtilityHandler, type UtilityResult, type PgTypeName } from './sql/registry.js';
 export { BUILTIN_EXTENSIONS, loadExtension, resolveExtension } from './extensions/loader.js';
 export { authDelay } from './extensions/auth_delay.js';
 export { RealClock, VirtualClock, type Clock, type TimerHandle } from './clock.js';
 export { SeededRandom, CryptoRandom, type Random } from './random.js';
-export { PgError, type PgErrorFields, type Severity } from './errors.js';
+export { PgError, ERRCODE, type PgErrorFields, type Severity } from './errors.js';
 export { renderServerLog, ServerLog, logRecordFor } from './views/server-log.js';
 export { parseHbaFile, checkHba, type HbaLine } from './hba/index.js';
-export { parseRolesFile, RoleCatalog, type Role } from './roles/index.js';
+export { parseRolesFile, RoleCatalog, BOOTSTRAP_SUPERUSERID, InvalidOid, FIRST_NORMAL_OBJECT_ID, type Role, type RoleInfo } from './roles/index.js';
 export { runMatrix, psqlClient, SSLMODES, PASSWORD_KINDS, type MatrixClient, type MatrixOptions, type MatrixRow } from './matrix/matrix.js';
 export { MATRIX_CLIENTS } from './matrix/clients.js';
 export { DRIVER_PROFILES, driverProfile } from './clients/drivers/index.js';

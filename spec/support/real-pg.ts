@@ -191,6 +191,42 @@ export class RealPg {
     throw new Error(`ssl did not become ${on ? 'on' : 'off'} after a reload`);
   }
 
+  /**
+   * `pg_ctl reload`: SIGHUP the postmaster and return what the postmaster itself logged for it
+   * (prefix removed), once "received SIGHUP" is there and the log has been quiet for a moment.
+   */
+  async reload(): Promise<string[]> {
+    const offset = this.logOffset();
+    process.kill(this.postmasterPid, 'SIGHUP');
+    let last = -1;
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const size = this.logOffset();
+      const text = readFileSync(this.logFile).subarray(offset).toString('utf8');
+      if (text.includes('received SIGHUP') && size === last) break;
+      last = size;
+    }
+    return this.postmasterLogSince(offset);
+  }
+
+  /** The postmaster's own lines since `offset` (continuation lines joined), prefix removed. */
+  postmasterLogSince(offset: number): string[] {
+    const text = readFileSync(this.logFile).subarray(offset).toString('utf8');
+    const out: string[] = [];
+    let mine = false;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const m = /^\[(\d+)\] (.*)$/.exec(line);
+      if (m) {
+        mine = Number(m[1]) === this.postmasterPid;
+        if (mine) out.push(m[2]!);
+      } else if (mine) {
+        out[out.length - 1] += `\n${line}`;
+      }
+    }
+    return out;
+  }
+
   /** Current size of the log: a case reads what comes after it. */
   logOffset(): number {
     return existsSync(this.logFile) ? statSync(this.logFile).size : 0;

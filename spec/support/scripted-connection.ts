@@ -38,6 +38,7 @@ export class ScriptedConnection implements ClientConnection {
   frontendProtocol: ProtocolVersion = { major: 3, minor: 0 };
   session: SessionGucs | null = null;
   transactionStatus: 'I' | 'T' | 'E' = 'I';
+  outputToClient = true;
   /** Every message flushed to the client, in order. */
   readonly sent: BackendMessage[] = [];
   readonly events: EventBody[] = [];

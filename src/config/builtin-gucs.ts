@@ -5,6 +5,7 @@
  * this machine; PostgreSQL's compiled-in boot value is 'GMT'), and `roles_file` is ours.
  */
 import { lookupTimeZone } from '../log/timezone.js';
+import { CLIENT_MIN_MESSAGES_OPTIONS, LOG_MIN_MESSAGES_OPTIONS, minMessagesLevel } from '../log/elevel.js';
 import { GucRegistry, type GucCheckResult, type GucDef, type GucRegistryOptions } from './guc.js';
 
 /** MAX_BACKENDS (0x3FFFF): the upper bound of the connection-count parameters. */
@@ -24,6 +25,15 @@ export function cleanAscii(value: string): string {
   let out = '';
   for (const b of bytes) out += b < 32 || b > 126 ? '?' : String.fromCharCode(b);
   return out;
+}
+
+/** server_/client_message_level_options: the visible names, then hidden "debug" (= debug2) and extras. */
+function messageLevelOptions(visible: readonly string[], hiddenExtra: readonly string[]) {
+  return [
+    ...visible.map((name) => ({ name, value: minMessagesLevel(name) })),
+    { name: 'debug', value: minMessagesLevel('debug'), hidden: true },
+    ...hiddenExtra.map((name) => ({ name, value: minMessagesLevel(name), hidden: true })),
+  ];
 }
 
 const TLS_VERSIONS = [
@@ -95,6 +105,9 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
     description: 'pg-authsim: which PostgreSQL major version to behave like (15–18), optionally with a minor ("17.10").' },
   { name: 'roles_file', type: 'string', context: 'sighup', boot: 'roles.sql', flags: { superuserOnly: true },
     description: 'pg-authsim: the SQL file of CREATE ROLE statements that stands in for pg_authid.' },
+  { name: 'bootstrap_superuser', type: 'string', context: 'postmaster', boot: 'postgres', flags: { isName: true },
+    check: (v: string) => (v === '' ? { ok: false, detail: 'initdb needs a name for the bootstrap superuser.' } : { ok: true }),
+    description: 'pg-authsim: the name of the superuser initdb created (OID 10), like initdb -U.' },
   { name: 'dev_certificates', type: 'bool', context: 'postmaster', boot: false, flags: { superuserOnly: true },
     description: "pg-authsim: with ssl = on and no server certificate of your own, use the repository's TEST-ONLY server certificate (its key is public). Never trusts the development CA for client certificates." },
   { name: 'shared_preload_libraries', type: 'string', context: 'postmaster', boot: '',
@@ -112,12 +125,18 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
   { name: 'log_error_verbosity', type: 'enum', context: 'superuser', boot: 'default',
     options: [{ name: 'terse', value: 0 }, { name: 'default', value: 1 }, { name: 'verbose', value: 2 }],
     description: 'Sets the verbosity of logged messages.' },
+  { name: 'log_min_messages', type: 'enum', context: 'superuser', boot: 'warning',
+    options: messageLevelOptions(LOG_MIN_MESSAGES_OPTIONS, []),
+    description: 'Sets the message levels that are logged.' },
   { name: 'log_timezone', type: 'string', context: 'sighup', boot: 'Etc/UTC', check: timezoneCheck(false),
     description: 'Sets the time zone to use in log messages.' },
 
   // Client defaults
   { name: 'TimeZone', type: 'string', context: 'user', boot: 'Etc/UTC', flags: { report: true },
     check: timezoneCheck(true), description: 'Sets the time zone for displaying and interpreting time stamps.' },
+  { name: 'client_min_messages', type: 'enum', context: 'user', boot: 'notice',
+    options: messageLevelOptions(CLIENT_MIN_MESSAGES_OPTIONS, ['info']),
+    description: 'Sets the message levels that are sent to the client.' },
   { name: 'application_name', type: 'string', context: 'user', boot: '', flags: { isName: true, report: true },
     check: (v: string) => ({ ok: true, value: cleanAscii(v) }),
     description: 'Sets the application name to be reported in statistics and logs.' },

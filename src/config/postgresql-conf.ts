@@ -379,6 +379,12 @@ export interface ProcessOptions {
    * Default true.
    */
   twoPassStartup?: boolean;
+  /**
+   * postgresql.auto.conf (what ALTER SYSTEM writes), read after the main file so its entries
+   * win. PostgreSQL logs "skipping missing configuration file" when it is absent; initdb always
+   * writes one, so here an absent file is read as an empty one, silently.
+   */
+  autoConfFile?: string;
 }
 
 export interface ProcessResult {
@@ -417,6 +423,12 @@ export function processConfigFile(registry: GucRegistry, configFile: string, opt
   messages.push(...parsed.messages);
   const items = parsed.items;
   if (!parsed.ok) return bail(true, items);
+  if (options.autoConfFile !== undefined && fs.existsSync(options.autoConfFile)) {
+    const auto = parseConfigFile(options.autoConfFile, { dataDirectory });
+    messages.push(...auto.messages);
+    items.push(...auto.items);
+    if (!auto.ok) return bail(true, items);
+  }
 
   registry.markInFile(null, false);
 

@@ -4,11 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { PgError } from '../errors.js';
 import { authDelay } from './auth_delay.js';
+import { passwordcheck } from './passwordcheck.js';
 import { extensionContext, type ExtensionHost, type ExtensionModule } from './extension.js';
 
 /** Libraries that ship with pg-authsim, by the name PostgreSQL users know them by. */
 export const BUILTIN_EXTENSIONS: Readonly<Record<string, ExtensionModule>> = {
   auth_delay: authDelay,
+  passwordcheck,
 };
 
 /** A library name is a built-in, or a path (relative to `baseDir`) to an ES module exporting _PG_init. */
@@ -47,8 +49,13 @@ export function loadExtension(host: ExtensionHost, module: ExtensionModule, name
   }
 }
 
-export async function loadSharedPreloadLibraries(host: ExtensionHost, names: readonly string[], baseDir: string): Promise<void> {
-  for (const name of names) {
-    loadExtension(host, await resolveExtension(name, baseDir), name);
+/** process_shared_preload_libraries(): `process_shared_preload_libraries_in_progress` is true meanwhile. */
+export async function loadSharedPreloadLibraries(host: ExtensionHost & { preloadInProgress: boolean }, names: readonly string[], baseDir: string, extra: readonly ExtensionModule[] = []): Promise<void> {
+  host.preloadInProgress = true;
+  try {
+    for (const name of names) loadExtension(host, await resolveExtension(name, baseDir), name);
+    for (const ext of extra) loadExtension(host, ext);
+  } finally {
+    host.preloadInProgress = false;
   }
 }

@@ -4,6 +4,7 @@
  * connections, which hook calls (status and TLS), how long auth_delay slept,
  * and what the client said.
  */
+import { BOOTSTRAP_SUPERUSERID, FIRST_NORMAL_OBJECT_ID } from '../roles/catalog.js';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { VirtualClock } from '../clock.js';
@@ -136,7 +137,9 @@ export async function runMatrix(opts: MatrixOptions): Promise<{ rows: MatrixRow[
   const server = started.server;
   const client = opts.client ?? psqlClient(15);
   const roles = server.roles.roles();
-  const users = opts.users ?? [...roles.filter((r) => r.canLogin).map((r) => r.name), MISSING_ROLE];
+  // Roles the roles file made (initdb's bootstrap superuser only when the file gave it a password).
+  const fromFile = roles.filter((r) => r.oid >= FIRST_NORMAL_OBJECT_ID || (r.oid === BOOTSTRAP_SUPERUSERID && r.plaintextPassword !== undefined));
+  const users = opts.users ?? [...fromFile.filter((r) => r.canLogin).map((r) => r.name), MISSING_ROLE];
   const sslrootcert = opts.sslrootcert ?? defaultRootCert(server, started.dataDirectory);
   const rows: MatrixRow[] = [];
   try {

@@ -10,13 +10,14 @@
  * with PG's messages. The file runs as if by a superuser; any error stops it.
  */
 import { CryptoRandom, type Random } from '../random.js';
-import { encryptPassword, getPasswordType, plainCryptVerify, type PasswordEncryption } from '../auth/secrets.js';
-
-/** A PASSWORD literal that is already an md5 hash or SCRAM verifier is stored as is. */
-function isEncrypted(value: string): boolean {
-  return getPasswordType(value) !== 'plaintext';
-}
-import { FIRST_NORMAL_OBJECT_ID, RoleCatalog, type Role } from './catalog.js';
+import { PgError } from '../errors.js';
+import type { PasswordEncryption } from '../auth/secrets.js';
+import type { CheckPasswordHook } from '../hooks/hook.js';
+import { BOOTSTRAP_SUPERUSERID, RoleCatalog } from './catalog.js';
+import {
+  addRoleMems, alterRole, createRole, grantRoles, resolveRoleRef, revokeRoles, RoleDdlError,
+  type RoleDdlEnv, type RoleOptions, type RoleRef,
+} from './user.js';
 import { RESERVED_KEYWORDS, RolesFileError, tokenize, type Token } from './lexer.js';
 import { parseTimestamptz } from './timestamp.js';
 
@@ -27,6 +28,15 @@ export interface ParseRolesOptions {
   passwordEncryption?: PasswordEncryption;
   /** Source of SCRAM salts. */
   random?: Random;
+  /**
+   * Start from initdb's catalog with this bootstrap superuser (OID 10) and the predefined
+   * roles. Without it (and without `catalog`) the file starts from an empty catalog.
+   */
+  bootstrapSuperuser?: string;
+  /** Run the file against this catalog (a running server's) instead of a new one. */
+  catalog?: RoleCatalog;
+  /** check_password_hook, called for every PASSWORD as a session's CREATE/ALTER ROLE calls it. */
+  checkPasswordHook?: CheckPasswordHook | null;
 }
 
 /**
@@ -57,34 +67,20 @@ const SPECIAL_ROLESPECS: Record<string, string> = {
 
 type RoleSpec = { kind: 'name'; name: string; token: Token } | { kind: 'public'; token: Token };
 
-interface RoleOptions {
-  password?: { value: string | null; token: Token };
-  inherit?: boolean;
-  connlimit?: { value: number; token: Token };
-  validUntil?: { value: string; token: Token };
-  superuser?: boolean;
-  createrole?: boolean;
-  createdb?: boolean;
-  canlogin?: boolean;
-  isreplication?: boolean;
-  bypassrls?: boolean;
-  addroleto?: RoleSpec[];
-  rolemembers?: RoleSpec[];
-  adminmembers?: RoleSpec[];
-  sysid?: boolean;
-}
 
 class RolesParser {
   private pos = 0;
   private readonly tokens: Token[];
-  readonly catalog = new RoleCatalog();
-  private nextOid = FIRST_NORMAL_OBJECT_ID;
+  readonly catalog: RoleCatalog;
   private passwordEncryption: PasswordEncryption;
   private readonly random: Random;
+  private readonly checkPasswordHook: CheckPasswordHook | null;
 
   constructor(text: string, private readonly file: string, opts: ParseRolesOptions) {
     this.passwordEncryption = opts.passwordEncryption ?? 'scram-sha-256';
     this.random = opts.random ?? new CryptoRandom();
+    this.checkPasswordHook = opts.checkPasswordHook ?? null;
+    this.catalog = opts.catalog ?? (opts.bootstrapSuperuser !== undefined ? RoleCatalog.initdb(opts.bootstrapSuperuser) : new RoleCatalog());
     this.tokens = tokenize(text, file, this.catalog.notices);
   }
 
@@ -138,8 +134,12 @@ class RolesParser {
     );
   }
 
+  /** The line the current statement starts on (for errors user.c raises without a position). */
+  private statementLine = 1;
+
   private statement(): void {
     const t = this.next();
+    this.statementLine = t.line;
     if (RolesParser.isKw(t, 'create')) {
       const what = this.next();
       if (RolesParser.isKw(what, 'role') || RolesParser.isKw(what, 'group')) return this.createRole(false);
@@ -184,6 +184,11 @@ class RolesParser {
     return { kind: 'name', name: t.value, token: t };
   }
 
+  /** A role list as user.c's RoleRefs. */
+  private refList(): RoleRef[] {
+    return this.roleList().map((s) => RolesParser.ref(s));
+  }
+
   private roleList(): RoleSpec[] {
     const list = [this.roleSpec()];
     while (RolesParser.isOp(this.peek(), ',')) {
@@ -191,14 +196,6 @@ class RolesParser {
       list.push(this.roleSpec());
     }
     return list;
-  }
-
-  /** get_rolespec_tuple(): PUBLIC is not a real role. */
-  private resolve(spec: RoleSpec): Role {
-    const name = spec.kind === 'public' ? 'public' : spec.name;
-    const role = spec.kind === 'name' ? this.catalog.get(spec.name) : undefined;
-    if (!role) throw this.error(`role "${name}" does not exist`, spec.token.line, '42704');
-    return role;
   }
 
   private signedIconst(): number {
@@ -232,12 +229,12 @@ class RolesParser {
       const kw = (w: string) => RolesParser.isKw(t, w);
       if (kw('password')) {
         const v = this.next();
-        if (v.kind === 'string') set('password', 'password', { value: v.value, token: t }, t);
-        else if (RolesParser.isKw(v, 'null')) set('password', 'password', { value: null, token: t }, t);
+        if (v.kind === 'string') set('password', 'password', { value: v.value, at: t.line }, t);
+        else if (RolesParser.isKw(v, 'null')) set('password', 'password', { value: null, at: t.line }, t);
         else throw this.syntaxError(v);
       } else if (kw('encrypted')) {
         this.expectKw('password');
-        set('password', 'password', { value: this.stringConst().value, token: t }, t);
+        set('password', 'password', { value: this.stringConst().value, at: t.line }, t);
       } else if (kw('unencrypted')) {
         this.expectKw('password');
         this.stringConst();
@@ -247,25 +244,25 @@ class RolesParser {
         set('inherit', 'inherit', true, t);
       } else if (kw('connection')) {
         this.expectKw('limit');
-        set('connlimit', 'connectionlimit', { value: this.signedIconst(), token: t }, t);
+        set('connlimit', 'connectionlimit', { value: this.signedIconst(), at: t.line }, t);
       } else if (kw('valid')) {
         this.expectKw('until');
-        set('validUntil', 'validUntil', { value: this.stringConst().value, token: t }, t);
+        set('validUntil', 'validUntil', { value: this.stringConst().value, at: t.line }, t);
       } else if (kw('user')) {
-        set('rolemembers', 'rolemembers', this.roleList(), t);
+        set('rolemembers', 'rolemembers', this.refList(), t);
       } else if (isCreate && kw('sysid')) {
         const n = this.next();
         if (n.kind !== 'int') throw this.syntaxError(n);
-        set('sysid', 'sysid', true, t);
+        // CreateRole only says so, every time (no "conflicting options" for SYSID).
         this.notice(t.line, 'SYSID can no longer be specified');
       } else if (isCreate && kw('admin')) {
-        set('adminmembers', 'adminmembers', this.roleList(), t);
+        set('adminmembers', 'adminmembers', this.refList(), t);
       } else if (isCreate && kw('role')) {
-        set('rolemembers', 'rolemembers', this.roleList(), t);
+        set('rolemembers', 'rolemembers', this.refList(), t);
       } else if (kw('in')) {
         const n = this.next();
         if (isCreate && (RolesParser.isKw(n, 'role') || RolesParser.isKw(n, 'group'))) {
-          set('addroleto', 'addroleto', this.roleList(), t);
+          set('addroleto', 'addroleto', this.refList(), t);
         } else if (!isCreate && RolesParser.isKw(n, 'database')) {
           throw this.unsupported(t);
         } else {
@@ -284,26 +281,38 @@ class RolesParser {
     return o;
   }
 
-  /** The stored form of a PASSWORD clause (CreateRole/AlterRole). */
-  private secretFor(roleName: string, password: { value: string | null; token: Token }): string | null {
-    if (password.value === null) return null;
-    // An empty password, or a secret of one, would lock out libpq users only: PG clears it for everyone.
-    if (password.value === '' || plainCryptVerify(roleName, password.value, '').ok) {
-      this.notice(password.token.line, 'empty string is not a valid password, clearing password');
-      return null;
-    }
-    return encryptPassword(this.passwordEncryption, roleName, password.value, this.random);
+  /** RoleSpec tokens as user.c's RoleRef; the position is the token's line. */
+  private static ref(spec: RoleSpec): RoleRef {
+    return spec.kind === 'public' ? { kind: 'public', at: spec.token.line } : { kind: 'name', name: spec.name, at: spec.token.line };
   }
 
-  private validUntil(v: { value: string; token: Token }): number {
-    const r = parseTimestamptz(v.value);
-    if (!r.ok) throw this.error(r.message, v.token.line, r.sqlstate, r.hint);
-    return r.ms;
+  /** The file runs as the bootstrap superuser (or, in a catalog without one, as an unnamed superuser). */
+  private env(): RoleDdlEnv {
+    return {
+      catalog: this.catalog,
+      currentUser: BOOTSTRAP_SUPERUSERID,
+      sessionUser: BOOTSTRAP_SUPERUSERID,
+      passwordEncryption: this.passwordEncryption,
+      random: this.random,
+      checkPasswordHook: this.checkPasswordHook,
+      notice: (message, severity = 'NOTICE', at) => this.notice(typeof at === 'number' ? at : this.statementLine, message, severity),
+      adoptBootstrap: true,
+      runAsSuperuser: true,
+      keepPlaintext: true,
+    };
   }
 
-  private checkConnlimit(o: RoleOptions): void {
-    if (o.connlimit && o.connlimit.value < -1) {
-      throw this.error(`invalid connection limit: ${o.connlimit.value}`, o.connlimit.token.line, '22023');
+  /** Run a user.c step; its errors become file errors at the piece's line (or the statement's). */
+  private exec<T>(step: (env: RoleDdlEnv) => T): T {
+    try {
+      return step(this.env());
+    } catch (e) {
+      // user.c's own errors carry a position; a check_password_hook's ereport(ERROR) does not.
+      if (e instanceof PgError) {
+        const at = e instanceof RoleDdlError && typeof e.at === 'number' ? e.at : this.statementLine;
+        throw this.error(e.message, at, e.sqlstate, e.hint, e.detail);
+      }
+      throw e;
     }
   }
 
@@ -311,57 +320,14 @@ class RolesParser {
     const { name, token } = this.roleId();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(true);
-    this.checkConnlimit(o);
-    if (name.startsWith('pg_')) {
-      throw this.error(`role name "${name}" is reserved`, token.line, '42939', undefined,
-        'Role names starting with "pg_" are reserved.');
-    }
-    if (this.catalog.exists(name)) throw this.error(`role "${name}" already exists`, token.line, '42710');
-    const validUntil = o.validUntil ? this.validUntil(o.validUntil) : null;
-    const secret = o.password ? this.secretFor(name, o.password) : null;
-    const role: Role = {
-      name,
-      oid: this.nextOid++,
-      superuser: o.superuser ?? false,
-      inherit: o.inherit ?? true,
-      createrole: o.createrole ?? false,
-      createdb: o.createdb ?? false,
-      canLogin: o.canlogin ?? isUser,
-      replication: o.isreplication ?? false,
-      bypassrls: o.bypassrls ?? false,
-      connectionLimit: o.connlimit?.value ?? -1,
-      secret,
-      ...(secret !== null && o.password?.value && !isEncrypted(o.password.value) ? { plaintextPassword: o.password.value } : {}),
-      validUntil,
-      memberOf: [],
-    };
-    this.catalog.add(role);
-    for (const spec of o.addroleto ?? []) this.addRoleMems(this.resolve(spec), [role]);
-    if (o.adminmembers) this.addRoleMems(role, o.adminmembers.map((s) => this.resolve(s)), o.adminmembers);
-    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+    this.exec((env) => createRole(env, name, token.line, isUser, o));
   }
 
   private alterRole(): void {
     const spec = this.roleSpec();
     if (RolesParser.isKw(this.peek(), 'with')) this.next();
     const o = this.options(false);
-    this.checkConnlimit(o);
-    const role = this.resolve(spec);
-    if (o.validUntil) role.validUntil = this.validUntil(o.validUntil);
-    if (o.password) {
-      role.secret = this.secretFor(role.name, o.password);
-      if (role.secret !== null && o.password.value && !isEncrypted(o.password.value)) role.plaintextPassword = o.password.value;
-      else delete role.plaintextPassword;
-    }
-    if (o.superuser !== undefined) role.superuser = o.superuser;
-    if (o.inherit !== undefined) role.inherit = o.inherit;
-    if (o.createrole !== undefined) role.createrole = o.createrole;
-    if (o.createdb !== undefined) role.createdb = o.createdb;
-    if (o.canlogin !== undefined) role.canLogin = o.canlogin;
-    if (o.isreplication !== undefined) role.replication = o.isreplication;
-    if (o.bypassrls !== undefined) role.bypassrls = o.bypassrls;
-    if (o.connlimit) role.connectionLimit = o.connlimit.value;
-    if (o.rolemembers) this.addRoleMems(role, o.rolemembers.map((s) => this.resolve(s)), o.rolemembers);
+    this.exec((env) => alterRole(env, RolesParser.ref(spec), o));
   }
 
   /** ALTER GROUP g ADD|DROP USER a, b */
@@ -374,14 +340,12 @@ class RolesParser {
     }
     this.expectKw('user');
     const members = this.roleList();
-    const group = this.resolve(spec);
-    const resolved = members.map((s) => this.resolve(s));
-    if (add) return this.addRoleMems(group, resolved, members);
-    for (const m of resolved) {
-      const i = m.memberOf.indexOf(group.name);
-      if (i === -1) this.notice(verb.line, `role "${m.name}" is not a member of role "${group.name}"`, 'WARNING');
-      else m.memberOf.splice(i, 1);
-    }
+    this.exec((env) => {
+      const group = resolveRoleRef(env, RolesParser.ref(spec));
+      const refs = members.map((m) => RolesParser.ref(m));
+      if (add) addRoleMems(env, group, refs.map((r) => resolveRoleRef(env, r)), refs);
+      else revokeRoles(env, RolesParser.ref(spec), refs);
+    });
   }
 
   /** GrantRoleStmt: grantees are resolved before the granted roles, as GrantRole() does. */
@@ -407,28 +371,8 @@ class RolesParser {
       this.expectKw('by');
       grantedBy = this.roleSpec();
     }
-    if (grantedBy) this.resolve(grantedBy);
-    const members = grantees.map((s) => this.resolve(s));
-    for (const g of granted) {
-      const role = this.catalog.get(g.value);
-      if (!role) throw this.error(`role "${g.value}" does not exist`, g.line, '42704');
-      this.addRoleMems(role, members, grantees);
-    }
-  }
-
-  /** AddRoleMems(): refuse loops, skip (with a NOTICE) existing memberships. */
-  private addRoleMems(granted: Role, members: Role[], specs?: RoleSpec[]): void {
-    members.forEach((member, i) => {
-      const line = specs?.[i]?.token.line ?? this.peek().line;
-      if (this.catalog.isMember(granted.name, member.name)) {
-        throw this.error(`role "${granted.name}" is a member of role "${member.name}"`, line, '0LP01');
-      }
-      if (member.memberOf.includes(granted.name)) {
-        this.notice(line, `role "${member.name}" is already a member of role "${granted.name}"`);
-        return;
-      }
-      member.memberOf.push(granted.name);
-    });
+    this.exec((env) => grantRoles(env, granted.map((g) => ({ name: g.value, at: g.line })), grantees.map((g) => RolesParser.ref(g)),
+      grantedBy ? RolesParser.ref(grantedBy) : undefined));
   }
 
   /** SET [SESSION|LOCAL] password_encryption { TO | = } value | DEFAULT */

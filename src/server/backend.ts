@@ -17,6 +17,7 @@ import { performAuthentication } from '../auth/client-authentication.js';
 import { initPostgres } from '../session/init-postgres.js';
 import { postgresMain } from '../session/postgres-main.js';
 import { currentBackend } from './current.js';
+import { exitCallbacksOf } from '../extensions/extension.js';
 
 export type { BackendPhase } from '../connection.js';
 
@@ -109,6 +110,8 @@ export class Backend implements BackendView {
     this.phase = { name: 'exited' };
     this.holdsProc = false;
     const be = this.conn;
+    // proc_exit(): callbacks extensions registered while this backend ran them, before log_disconnections' line.
+    exitCallbacksOf(be)?.run(0, (body) => { be.emit(body); });
     if (be.session) {
       be.emit({ type: 'session-ended', user: be.port.user_name, database: be.port.database_name, sessionMs: this.ctx.clock.now() - be.sessionStart });
     }

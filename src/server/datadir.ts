@@ -9,9 +9,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytesToString, invalidUtf8 } from '../bytes.js';
 import { PgError } from '../errors.js';
+import { PG_AUTOCONF_FILENAME } from '../config/alter-system.js';
 import { createGucRegistry, processConfigFile, resolveDataFile, type ConfigMessage, type GucRegistry } from '../config/index.js';
 import { EMBEDDED_POSTGRES_BUILD, hbaStartupError, loadHbaFile, type HbaLine, type HbaLoadMessage } from '../hba/index.js';
-import { parseRolesFile, RolesFileError, type RoleCatalog } from '../roles/index.js';
+import { parseRolesFile, RoleCatalog, RolesFileError } from '../roles/index.js';
+import type { PasswordEncryption } from '../auth/secrets.js';
+import type { CheckPasswordHook } from '../hooks/hook.js';
 import type { Random } from '../random.js';
 import { expandListenAddress } from './listen-addresses.js';
 import { parseServerMajor, SERVER_VERSIONS, type ServerSettings, type TlsMaterial } from './settings.js';
@@ -30,6 +33,17 @@ export interface LoadedDataDirectory {
   sharedPreloadLibraries: string[];
   /** LOG/WARNING lines PostgreSQL would print while starting (hba warnings, dev-cert notice). */
   startupMessages: StartupMessage[];
+  /** The roles file, when `deferRoles` left it for the caller to run once extensions are loaded. */
+  rolesFile?: { path: string; text: string };
+}
+
+export interface LoadOptions {
+  /**
+   * Do not run the roles file: return initdb's catalog (the bootstrap superuser and predefined
+   * roles) and the file's text, so the caller runs it after shared_preload_libraries, with
+   * check_password_hook installed, as a real cluster's roles are created after it started.
+   */
+  deferRoles?: boolean;
 }
 
 export interface StartupMessage {
@@ -48,7 +62,7 @@ export class StartupError extends Error {
 }
 
 /** `overrides` are applied after postgresql.conf, like `postgres -c name=value`. */
-export function loadDataDirectory(dir: string, random: Random, overrides: Record<string, string> = {}): LoadedDataDirectory {
+export function loadDataDirectory(dir: string, random: Random, overrides: Record<string, string> = {}, options: LoadOptions = {}): LoadedDataDirectory {
   const dataDirectory = path.resolve(dir);
   const confPath = path.join(dataDirectory, 'postgresql.conf');
   if (!existsSync(dataDirectory)) {
@@ -58,7 +72,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     throw new StartupError(new PgError({ severity: 'FATAL', sqlstate: '58P01', message: `could not access the server configuration file "${confPath}": No such file or directory` }), []);
   }
   const gucs = createGucRegistry();
-  const processed = processConfigFile(gucs, confPath, { context: 'postmaster', dataDirectory });
+  const processed = processConfigFile(gucs, confPath, { context: 'postmaster', dataDirectory, autoConfFile: path.join(dataDirectory, PG_AUTOCONF_FILENAME) });
   const startupMessages: StartupMessage[] = processed.messages
     .filter((m) => m.severity !== 'FATAL')
     .map(configMessage);
@@ -90,21 +104,20 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
   if (hbaFatal) throw new StartupError(hbaFatal, startupMessages);
 
   const rolesPath = resolveDataFile(gucs, 'roles_file', dataDirectory);
+  const bootstrapSuperuser = gucs.getString('bootstrap_superuser');
   let roles: RoleCatalog;
+  let rolesFile: { path: string; text: string } | undefined;
   try {
-    roles = parseRolesFile(rolesFileText(readFileSync(rolesPath), rolesPath), {
-      path: rolesPath,
-      passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
-      random,
-    });
-  } catch (err) {
-    if (err instanceof RolesFileError) {
-      throw new StartupError(new PgError({
-        severity: 'FATAL', sqlstate: err.sqlstate, message: `${err.message}`,
-        ...(err.hint ? { hint: err.hint } : {}),
-        context: `line ${err.lineNumber} of roles file "${err.file}"`,
-      }), startupMessages);
+    const text = rolesFileText(readFileSync(rolesPath), rolesPath);
+    if (options.deferRoles) {
+      roles = RoleCatalog.initdb(bootstrapSuperuser);
+      rolesFile = { path: rolesPath, text };
+    } else {
+      roles = runRolesFile(text, rolesPath, { bootstrapSuperuser, passwordEncryption: gucs.getString('password_encryption') as PasswordEncryption, random }, startupMessages);
     }
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    if (err instanceof RolesFileError) throw rolesFileStartupError(err, startupMessages);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new StartupError(new PgError({
         severity: 'FATAL', sqlstate: '58P01', message: `could not open roles file "${rolesPath}": No such file or directory`,
@@ -114,22 +127,7 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     throw err;
   }
 
-  const settings: Partial<ServerSettings> = {
-    serverMajor,
-    // A bare major reports that major's reference build; "17.10" reports exactly that.
-    serverVersion: /^\d+$/.test(versionSetting) ? SERVER_VERSIONS[serverMajor] : versionSetting,
-    ssl,
-    tls,
-    passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
-    maxConnections: gucs.getNumber('max_connections'),
-    superuserReservedConnections: gucs.getNumber('superuser_reserved_connections'),
-    authenticationTimeoutMs: gucs.getNumber('authentication_timeout') * 1000,
-    logConnections: gucs.getBool('log_connections'),
-    logDisconnections: gucs.getBool('log_disconnections'),
-    logLinePrefix: gucs.getString('log_line_prefix'),
-    hbaPath,
-    timezone: gucs.getString('TimeZone'),
-  };
+  const settings: Partial<ServerSettings> = { ...settingsFromGucs(gucs), serverMajor, tls, hbaPath };
   const listen = gucs.getString('listen_addresses').split(',').map((s) => s.trim()).filter(Boolean);
   return {
     dataDirectory,
@@ -141,10 +139,66 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     listenAddresses: listen.flatMap(expandListenAddress),
     sharedPreloadLibraries: gucs.getString('shared_preload_libraries').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean),
     startupMessages,
+    ...(rolesFile ? { rolesFile } : {}),
   };
 }
 
-function loadTls(gucs: GucRegistry, dataDirectory: string, messages: StartupMessage[]): TlsMaterial {
+/**
+ * Run the roles file as the bootstrap superuser (into `catalog` when given, else a fresh
+ * initdb catalog); an error stops startup with the file and line in CONTEXT.
+ */
+export function runRolesFile(
+  text: string, rolesPath: string,
+  opts: { bootstrapSuperuser?: string; catalog?: RoleCatalog; passwordEncryption: PasswordEncryption; random: Random; checkPasswordHook?: CheckPasswordHook | null },
+  startupMessages: StartupMessage[],
+): RoleCatalog {
+  try {
+    return parseRolesFile(text, {
+      path: rolesPath,
+      passwordEncryption: opts.passwordEncryption,
+      random: opts.random,
+      ...(opts.catalog ? { catalog: opts.catalog } : { bootstrapSuperuser: opts.bootstrapSuperuser ?? 'postgres' }),
+      ...(opts.checkPasswordHook ? { checkPasswordHook: opts.checkPasswordHook } : {}),
+    });
+  } catch (err) {
+    if (err instanceof RolesFileError) throw rolesFileStartupError(err, startupMessages);
+    throw err;
+  }
+}
+
+/** A roles-file error as the FATAL that stops startup, with the file and line in CONTEXT. */
+function rolesFileStartupError(err: RolesFileError, startupMessages: StartupMessage[]): StartupError {
+  return new StartupError(new PgError({
+    severity: 'FATAL', sqlstate: err.sqlstate, message: `${err.message}`,
+    ...(err.detail ? { detail: err.detail } : {}),
+    ...(err.hint ? { hint: err.hint } : {}),
+    context: `line ${err.lineNumber} of roles file "${err.file}"`,
+  }), startupMessages);
+}
+
+/**
+ * The ServerSettings that follow from GUC values alone (everything but TLS material and the
+ * hba path): at startup, and again after a reload changed sighup parameters.
+ */
+export function settingsFromGucs(gucs: GucRegistry): Partial<ServerSettings> {
+  const versionSetting = gucs.getString('server_version');
+  const serverMajor = parseServerMajor(versionSetting) ?? 15;
+  return {
+    // A bare major reports that major's reference build; "17.10" reports exactly that.
+    serverVersion: /^\d+$/.test(versionSetting) ? SERVER_VERSIONS[serverMajor] : versionSetting,
+    ssl: gucs.getBool('ssl'),
+    passwordEncryption: gucs.getString('password_encryption') as 'md5' | 'scram-sha-256',
+    maxConnections: gucs.getNumber('max_connections'),
+    superuserReservedConnections: gucs.getNumber('superuser_reserved_connections'),
+    authenticationTimeoutMs: gucs.getNumber('authentication_timeout') * 1000,
+    logConnections: gucs.getBool('log_connections'),
+    logDisconnections: gucs.getBool('log_disconnections'),
+    logLinePrefix: gucs.getString('log_line_prefix'),
+    timezone: gucs.getString('TimeZone'),
+  };
+}
+
+export function loadTls(gucs: GucRegistry, dataDirectory: string, messages: StartupMessage[]): TlsMaterial {
   // Messages name each file as postgresql.conf spells it (relative names stay relative), as PostgreSQL's do.
   let cert = { shown: gucs.getString('ssl_cert_file'), path: resolveDataFile(gucs, 'ssl_cert_file', dataDirectory) };
   let key = { shown: gucs.getString('ssl_key_file'), path: resolveDataFile(gucs, 'ssl_key_file', dataDirectory) };

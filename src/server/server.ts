@@ -20,6 +20,15 @@ import { createGucRegistry, type GucRegistry } from '../config/index.js';
 import { loadExtension } from '../extensions/loader.js';
 import { checkListenAddresses } from './listen-addresses.js';
 import type { ExtensionHost, ExtensionModule } from '../extensions/extension.js';
+import { SqlRegistry } from '../sql/registry.js';
+import { registerRoleDdl } from '../roles/ddl.js';
+import { registerReloadSql, reloadConfiguration, type DataDirectoryBinding, type ReloadResult, type ReloadTrigger } from './reload.js';
+import { ExitCallbacks, SharedMemory } from './ipc.js';
+import type { ErrorData } from '../hooks/hook.js';
+import { logRecordsFor } from '../views/server-log.js';
+import type { LogRecord } from '../log/format.js';
+import { ELEVELS, elevelNumber, type ElevelName } from '../log/elevel.js';
+import { severityLabel } from '../log/format.js';
 
 export interface PgServerOptions {
   settings?: Partial<ServerSettings>;
@@ -35,6 +44,12 @@ export interface PgServerOptions {
   extensions?: ReadonlyArray<ExtensionModule | { name: string; module: ExtensionModule }>;
   /** Shorthand for a one-hook extension: installed last, so it runs first. */
   clientAuthenticationHook?: ClientAuthenticationHook | null;
+  /**
+   * Leave shared memory (shmem_request_hook, shmem_startup_hook) for a later
+   * `startSharedMemory()`, because more preloaded libraries are still to come
+   * (startFromDataDirectory loads shared_preload_libraries after construction).
+   */
+  deferSharedMemory?: boolean;
 }
 
 export interface ListenAddress { host: string; port: number }
@@ -43,8 +58,11 @@ export class PgServer implements ServerContext, ExtensionHost {
   readonly settings: ServerSettings;
   readonly clock: Clock;
   readonly random: Random;
-  readonly hba: readonly HbaLine[];
+  /** The rules in force; a reload replaces them when pg_hba.conf loads. */
+  hba: readonly HbaLine[];
   readonly roles: RoleCatalog;
+  /** Set for servers started from a data directory: what reload() and ALTER SYSTEM read and write. */
+  dataDirectoryBinding: DataDirectoryBinding | null = null;
   readonly postmasterPid: number;
   readonly hooks = new HookSlots();
   readonly gucs: GucRegistry;
@@ -55,6 +73,18 @@ export class PgServer implements ServerContext, ExtensionHost {
    * every byte and makes TLS run through JS streams.
    */
   captureWire = false;
+  /** Functions, views and utility statements the session's SQL reaches (built-ins and extensions'). */
+  readonly sql = new SqlRegistry();
+  /** This server's shared memory: what shmem_startup_hook creates with ShmemInitStruct/ShmemInitHash. */
+  readonly shmem = new SharedMemory();
+  /** before_shmem_exit/on_shmem_exit/on_proc_exit callbacks registered in the postmaster; run by close(). */
+  readonly exitCallbacks = new ExitCallbacks();
+  /** process_shared_preload_libraries_in_progress. */
+  preloadInProgress = false;
+  private sharedMemoryStarted = false;
+  /** debug_query_string per backend: the text of the query it is running (or ran last). */
+  private readonly currentQuery = new WeakMap<object, string>();
+  private inEmitLogHook = false;
   private listeners: EventListener[] = [];
   private seq = 0;
   private nextPid: number;
@@ -73,6 +103,13 @@ export class PgServer implements ServerContext, ExtensionHost {
     this.postmasterPid = this.random.int(1000, 30000);
     this.nextPid = this.postmasterPid + 1;
     if (opts.settings?.mockAuthNonce === undefined) this.settings.mockAuthNonce = this.random.bytes(32);
+    this.hooks.postmasterEmit = (body) => { this.emit(body); };
+    registerRoleDdl(this.sql, {
+      roles: this.roles, random: this.random, hooks: this.hooks,
+      passwordEncryption: () => (this.gucs.has('password_encryption') ? this.gucs.getString('password_encryption') : this.settings.passwordEncryption) as 'md5' | 'scram-sha-256',
+    });
+    registerReloadSql(this.sql, this, (trigger) => { this.reload(trigger); });
+    this.preloadInProgress = true;
     for (const ext of opts.extensions ?? []) {
       if ('module' in ext) loadExtension(this, ext.module, ext.name);
       else loadExtension(this, ext);
@@ -90,6 +127,34 @@ export class PgServer implements ServerContext, ExtensionHost {
         },
       });
     }
+    this.preloadInProgress = false;
+    if (!opts.deferSharedMemory) this.startSharedMemory();
+  }
+
+  /**
+   * process_shmem_requests() then CreateSharedMemoryAndSemaphores(): shmem_request_hook runs
+   * (the only place RequestAddinShmemSpace is allowed), then shmem_startup_hook, once per
+   * server start, after every preloaded library's _PG_init.
+   */
+  startSharedMemory(): void {
+    if (this.sharedMemoryStarted) return;
+    this.sharedMemoryStarted = true;
+    this.shmem.requestsInProgress = true;
+    try {
+      this.hooks.shmem_request_hook?.();
+    } finally {
+      this.shmem.requestsInProgress = false;
+    }
+    this.hooks.shmem_startup_hook?.();
+  }
+
+  /**
+   * Re-read the configuration as a SIGHUP makes the postmaster do (also `pg_reload_conf()` and
+   * `serve` on SIGHUP): postgresql.conf and postgresql.auto.conf by GUC context, pg_hba.conf
+   * (kept when the new file does not load), SSL material. Logged as PostgreSQL 15 logs it.
+   */
+  reload(trigger: ReloadTrigger = 'api'): ReloadResult {
+    return reloadConfiguration(this, trigger);
   }
 
   // ---- ServerContext -------------------------------------------------------
@@ -123,10 +188,56 @@ export class PgServer implements ServerContext, ExtensionHost {
       } : {}),
       ...body,
     } as ServerEvent;
+    if (ev.type === 'query' && source) this.currentQuery.set(source, ev.sql);
+    const emitLogHook = this.hooks.emit_log_hook;
+    if (emitLogHook && !this.inEmitLogHook) this.applyEmitLogHook(ev, emitLogHook);
     for (const l of this.listeners) {
       try { l(ev); } catch { /* a broken listener must not take a connection down */ }
     }
     return ev;
+  }
+
+  /**
+   * EmitErrorReport()'s emit_log_hook call: the hook sees each record this event would write to
+   * the log, may hide it (output_to_server = false) or change its text. The event keeps what
+   * the log will show in `logRecords`; text changes to an error reach the client too, as in C.
+   */
+  private applyEmitLogHook(ev: ServerEvent, hook: (edata: ErrorData) => void): void {
+    const records = logRecordsFor(ev, this.settings);
+    if (records.length === 0) return;
+    const kept: LogRecord[] = [];
+    const hidden: Array<{ hook: string; message: string }> = [];
+    this.inEmitLogHook = true;
+    try {
+      for (const r of records) {
+        const edata = errorDataFor(r, ev);
+        try {
+          hook(edata);
+        } catch {
+          // A failing emit_log_hook must not take the report (or the connection) down.
+        }
+        const { statement, ...rest } = r;
+        const edited: LogRecord = {
+          ...rest, ...(statement !== undefined && !edata.hide_stmt ? { statement } : {}),
+          message: edata.message, sqlstate: edata.sqlerrcode,
+          ...optional('detail', edata.detail), ...optional('detailLog', edata.detail_log),
+          ...optional('hint', edata.hint), ...optional('context', edata.context),
+        };
+        if (edata.output_to_server) kept.push(edited);
+        else hidden.push({ hook: hook.name, message: r.message });
+        if (ev.type === 'error') Object.assign(ev.error, clientEdits(edata));
+        if (ev.type === 'log') Object.assign(ev, clientEdits(edata));
+      }
+    } finally {
+      this.inEmitLogHook = false;
+    }
+    ev.logRecords = kept;
+    if (hidden.length > 0) ev.hiddenBy = hidden;
+  }
+
+  /** debug_query_string: the query text the backend received last, or null. */
+  debugQueryString(backend: object): string | null {
+    return this.currentQuery.get(backend) ?? null;
   }
 
   allocatePid(): number { return this.nextPid++; }
@@ -199,12 +310,36 @@ export class PgServer implements ServerContext, ExtensionHost {
     for (const b of this.live) b.terminate();
     await Promise.all([...listeners, Promise.allSettled([...this.running])]);
     this.emit({ type: 'server-stopped' });
+    // The postmaster's own proc_exit(0): callbacks registered in _PG_init or shmem hooks.
+    this.exitCallbacks.run(0, (body) => { this.emit(body); });
   }
 
   /** Resolves when every backend started so far has exited. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
+}
+
+function optional<K extends string>(key: K, value: string | null): Partial<Record<K, string>> {
+  return value === null ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+/** The text fields of ErrorData as PgErrorFields (what the client is sent). */
+function clientEdits(edata: ErrorData): { message: string; sqlstate: string; detail?: string; hint?: string; context?: string } {
+  return { message: edata.message, sqlstate: edata.sqlerrcode, ...optional('detail', edata.detail), ...optional('hint', edata.hint), ...optional('context', edata.context) };
+}
+
+/** The ErrorData emit_log_hook receives for one log record of an event. */
+function errorDataFor(r: LogRecord, ev: ServerEvent): ErrorData {
+  const name = r.severity === 'LOG_SERVER_ONLY' || r.severity === 'COMMERROR' ? 'LOG' : r.severity === 'DEBUG' ? 'DEBUG2' : r.severity;
+  const elevel = (ELEVELS as Record<string, number>)[name] ?? elevelNumber('LOG' as ElevelName);
+  const toClient = ev.type === 'error' ? ev.toClient : ev.type === 'log' ? ev.toClient ?? false : false;
+  return {
+    elevel, severity: severityLabel(r.severity), output_to_server: true, output_to_client: toClient, hide_stmt: false,
+    sqlerrcode: r.sqlstate ?? (elevel >= ELEVELS.ERROR ? 'XX000' : elevel >= ELEVELS.WARNING ? '01000' : '00000'),
+    message: r.message, detail: r.detail ?? null, detail_log: r.detailLog ?? null, hint: r.hint ?? null,
+    context: r.context ?? null, filename: r.file ?? null, lineno: r.line ?? 0, funcname: r.routine ?? null,
+  };
 }
 
 /** PostgreSQL prints IPv4 clients on a dual-stack socket as plain IPv4. */

@@ -3,12 +3,14 @@
  * configuration, pg_hba.conf, roles, then shared_preload_libraries (whose
  * _PG_init may define GUCs that postgresql.conf already set).
  */
+import * as path from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Random } from '../random.js';
 import type { PgErrorFields } from '../errors.js';
 import { PgServer } from './server.js';
-import { loadDataDirectory, StartupError, type StartupMessage } from './datadir.js';
-import { loadExtension, loadSharedPreloadLibraries } from '../extensions/loader.js';
+import { loadDataDirectory, runRolesFile, StartupError, type StartupMessage } from './datadir.js';
+import { loadSharedPreloadLibraries } from '../extensions/loader.js';
+import type { PasswordEncryption } from '../auth/secrets.js';
 import type { ExtensionModule } from '../extensions/extension.js';
 import { PgError } from '../errors.js';
 
@@ -32,19 +34,35 @@ export interface Started {
   startupMessages: Array<StartupMessage | PgErrorFields>;
 }
 
+/**
+ * The postmaster's order: configuration and pg_hba.conf, shared_preload_libraries (each
+ * _PG_init), shared memory (shmem_request_hook, shmem_startup_hook), and then the roles file,
+ * run as the bootstrap superuser through the same CREATE/ALTER ROLE code a session uses, so
+ * check_password_hook sees its passwords.
+ */
 export async function startFromDataDirectory(dir: string, opts: StartOptions): Promise<Started> {
-  const loaded = loadDataDirectory(dir, opts.random, opts.overrides ?? {});
+  const loaded = loadDataDirectory(dir, opts.random, opts.overrides ?? {}, { deferRoles: true });
   const server = new PgServer({
     hba: loaded.hba, roles: loaded.roles, settings: loaded.settings, gucs: loaded.gucs, random: opts.random, clock: opts.clock,
+    deferSharedMemory: true,
   });
+  server.dataDirectoryBinding = { dataDirectory: loaded.dataDirectory, configFile: path.join(loaded.dataDirectory, 'postgresql.conf') };
   if (opts.onEvent) server.on(opts.onEvent);
   const before = loaded.gucs.messages.length;
   try {
-    await loadSharedPreloadLibraries(server, loaded.sharedPreloadLibraries, loaded.dataDirectory);
-    for (const ext of opts.extraExtensions ?? []) loadExtension(server, ext);
+    await loadSharedPreloadLibraries(server, loaded.sharedPreloadLibraries, loaded.dataDirectory, opts.extraExtensions ?? []);
+    server.startSharedMemory();
   } catch (err) {
-    if (err instanceof PgError) throw new StartupError(err, loaded.startupMessages);
+    if (err instanceof PgError) throw new StartupError(new PgError({ ...err.fields, severity: err.severity === 'ERROR' ? 'FATAL' : err.severity }), loaded.startupMessages);
     throw err;
+  }
+  if (loaded.rolesFile) {
+    runRolesFile(loaded.rolesFile.text, loaded.rolesFile.path, {
+      catalog: server.roles,
+      passwordEncryption: loaded.gucs.getString('password_encryption') as PasswordEncryption,
+      random: opts.random,
+      checkPasswordHook: server.hooks.check_password_hook,
+    }, loaded.startupMessages);
   }
   return {
     server,

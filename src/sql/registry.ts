@@ -31,6 +31,10 @@ export interface SqlCallContext {
   readonly database: string;
   /** MyProcPid. */
   readonly pid: number;
+  /** GetSessionUserId(): the role that logged in, when it differs from `userOid` (SET ROLE); defaults to userOid. */
+  readonly sessionUserOid?: number;
+  /** The session's current value of a GUC as text (GetConfigOption), when the front end tracks session settings. */
+  setting?(name: string): string | undefined;
   /** ereport(NOTICE/WARNING/...) during the statement: sent to the client and/or logged by level. */
   notice(fields: Omit<PgErrorFields, 'severity'> & { severity: 'NOTICE' | 'WARNING' | 'INFO' | 'LOG' | 'DEBUG1' }): void;
 }

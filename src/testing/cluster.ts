@@ -14,6 +14,7 @@ import type { ExtensionModule } from '../extensions/extension.js';
 import type { PgErrorFields } from '../errors.js';
 import type { StartupMessage } from '../server/datadir.js';
 import { Trace } from './trace.js';
+import type { ReloadResult } from '../server/reload.js';
 import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
@@ -36,6 +37,8 @@ export interface ClusterOptions {
   seed?: number | string;
   /** Extra files for the data directory (e.g. an @file for pg_hba.conf, your extension module). */
   files?: Record<string, string>;
+  /** The bootstrap superuser's name (initdb -U): the role with OID 10. Default `postgres`. */
+  bootstrapSuperuser?: string;
 }
 
 export class TestCluster {
@@ -69,6 +72,7 @@ export class TestCluster {
         // (never the development CA for client certificates: set ssl_ca_file for that).
         ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { overrides: { dev_certificates: 'on' } }),
         onEvent: trace.record,
+        ...(opts.bootstrapSuperuser !== undefined ? { overrides: { bootstrap_superuser: opts.bootstrapSuperuser } } : {}),
       });
       server = started.server;
       return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace);
@@ -115,6 +119,19 @@ export class TestCluster {
     }
     const [bound] = await this.server.listen(port, ['127.0.0.1']);
     return bound!.port;
+  }
+
+  /**
+   * Reload the configuration as `pg_ctl reload` (SIGHUP) would: edit files in
+   * `dataDirectory` first (postgresql.conf, pg_hba.conf, postgresql.auto.conf).
+   */
+  reload(): ReloadResult {
+    return this.server.reload('api');
+  }
+
+  /** Write a file in the data directory (e.g. a new pg_hba.conf before reload()). */
+  writeFile(name: string, text: string): void {
+    writeFileSync(path.join(this.dataDirectory, name), text);
   }
 
   /** Wait until every backend has exited (EOF backends may still be sleeping in a hook). */

@@ -31,7 +31,8 @@ export function logRecordFor(e: ServerEvent, s: LogSettings): LogRecord | null {
       if (!e.toLog) return null;
       return { ...e.error, severity: e.error.severity };
     case 'log':
-      if (e.severity === 'DEBUG1' || e.severity === 'DEBUG2') return null;
+      if (e.toLog === false) return null;
+      if (e.toLog === undefined && e.severity.startsWith('DEBUG')) return null;
       return {
         severity: e.severity, message: e.message,
         ...(e.detail !== undefined ? { detail: e.detail } : {}),
@@ -67,14 +68,29 @@ function postmasterLines(e: ServerEvent, s: LogSettings): LogRecord[] {
   return [];
 }
 
+/**
+ * Every log record one event writes, in order: what an emit_log_hook left of them when one
+ * was installed (`e.logRecords`), else what PostgreSQL would write.
+ */
+export function logRecordsFor(e: ServerEvent, s: LogSettings): LogRecord[] {
+  if (e.logRecords) return e.logRecords;
+  if (e.connection === 0) {
+    const lines = postmasterLines(e, s);
+    if (lines.length > 0) return lines;
+    // The postmaster's own reports (extensions' _PG_init, reload messages, exit callbacks).
+    if (e.type !== 'log' && e.type !== 'error') return [];
+  }
+  const r = logRecordFor(e, s);
+  return r ? [r] : [];
+}
+
 /** Renders events to log text, keeping each process's %l line counter. */
 export class ServerLog {
   private lineNumbers = new Map<number, number>();
   constructor(private readonly settings: LogSettings, private readonly write: (text: string) => void) {}
 
   handle(e: ServerEvent): void {
-    const records = e.connection === 0 ? postmasterLines(e, this.settings) : [logRecordFor(e, this.settings)].filter((r): r is LogRecord => r !== null);
-    for (const r of records) this.write(this.format(e, r));
+    for (const r of logRecordsFor(e, this.settings)) this.write(this.format(e, r));
   }
 
   private format(e: ServerEvent, r: LogRecord): string {

@@ -21,6 +21,8 @@ import { locatePostgres, locatePostgresIn, PSQL, type ConfValue, type PgInstalla
 import { RealSide, SimSide, type SideSetup } from './sides.js';
 import { conninfoOptions, defaultScenarios, filterScenarios, groupScenarios, PASSWORDS, type ClientName, type Scenario } from './scenarios.js';
 import { spawnClient, type ClientRun } from './client-run.js';
+import { parseExtensionArg, readRecording, runDifferential, writeRecording, type DifferentialReport, type ExtensionPair } from './differential.js';
+import { readScenarioFile } from './extension-scenarios.js';
 import { caseOutcome, exitCodeFor, renderReport, type CaseResult, type ConformanceReport, type Observation, type ReportFormat, type VersionSummary } from './compare.js';
 
 const run = promisify(execFile);
@@ -309,6 +311,27 @@ Options:
   --auth-delay MS    auth_delay.milliseconds on both sides, 0 for none (default 50)
   --list             print the scenario ids and exit
   --help             show this help
+
+Extension differential (a C extension against its TypeScript port):
+  pg-authsim conformance --scenarios FILE --extension LIB.so=PORT.js [...]
+
+  Runs the psql cases of a scenario file on real PostgreSQL 15 (or --pg-bin)
+  with LIB.so in shared_preload_libraries (and CREATE EXTENSION when a
+  control file sits beside it; nothing is installed into your PostgreSQL)
+  and on pg-authsim with the port, and diffs every run: the fields above,
+  the output of the harness's reset/before SQL, and the state query after
+  every run. The scenario file format is in the README ("Porting a C
+  extension"); examples/extensions/*.scenarios.json are worked examples.
+
+  --scenarios FILE   the scenario file (JSON)
+  --extension L=P    a built library and its port (repeatable); with --against,
+                     NAME=PORT.js is enough
+  --state SQL        read state with this query instead of the file's "state"
+  --reset SQL        reset state with this instead of the file's "reset"
+  --record FILE      also write the real side's observations, for --against
+  --against FILE     replay a recording as the real side (no C library or
+                     compiler needed, e.g. in CI); pg-authsim still runs live
+  --filter, --format, --jobs and --pg-bin apply as above
 `;
 
 export interface ConformanceIo {
@@ -330,8 +353,18 @@ function parseList<T extends string | number>(value: string, allowed: readonly T
   return out;
 }
 
+/** The extension differential's command-line options (present when --scenarios is given). */
+export interface DifferentialArgs {
+  scenarios: string;
+  extensions: ExtensionPair[];
+  state?: string;
+  reset?: string;
+  record?: string;
+  against?: string;
+}
+
 /** The options `argv` asks for, or an error to print with exit code 2. */
-export function parseConformanceArgs(argv: readonly string[]): { options: ConformanceOptions; format: ReportFormat; help: boolean; list: boolean } {
+export function parseConformanceArgs(argv: readonly string[]): { options: ConformanceOptions; format: ReportFormat; help: boolean; list: boolean; differential: DifferentialArgs | null } {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -344,6 +377,12 @@ export function parseConformanceArgs(argv: readonly string[]): { options: Confor
       'auth-delay': { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean' },
+      scenarios: { type: 'string' },
+      extension: { type: 'string', multiple: true },
+      state: { type: 'string' },
+      reset: { type: 'string' },
+      record: { type: 'string' },
+      against: { type: 'string' },
     },
   });
   const format = values.format ?? 'table';
@@ -362,7 +401,59 @@ export function parseConformanceArgs(argv: readonly string[]): { options: Confor
   };
   if (values.jobs !== undefined) options.jobs = int(values.jobs, 'jobs', 1);
   if (values['auth-delay'] !== undefined) options.authDelayMs = int(values['auth-delay'], 'auth-delay', 0);
-  return { options, format, help: values.help ?? false, list: values.list ?? false };
+  let differential: DifferentialArgs | null = null;
+  if (values.scenarios !== undefined) {
+    for (const k of ['versions', 'clients', 'auth-delay', 'list'] as const) {
+      if (values[k] !== undefined) throw new Error(`--${k} is for the conformance grid, not --scenarios (the scenario file sets up the servers)`);
+    }
+    if (!values.extension || values.extension.length === 0) throw new Error('--scenarios needs at least one --extension LIBRARY=PORT');
+    if (values.record !== undefined && values.against !== undefined) throw new Error('--record and --against exclude each other: a recording comes from a live real side');
+    differential = {
+      scenarios: values.scenarios,
+      extensions: values.extension.map(parseExtensionArg),
+      ...(values.state !== undefined ? { state: values.state } : {}),
+      ...(values.reset !== undefined ? { reset: values.reset } : {}),
+      ...(values.record !== undefined ? { record: values.record } : {}),
+      ...(values.against !== undefined ? { against: values.against } : {}),
+    };
+  } else {
+    for (const k of ['extension', 'state', 'reset', 'record', 'against'] as const) {
+      if (values[k] !== undefined) throw new Error(`--${k} needs --scenarios FILE`);
+    }
+  }
+  return { options, format, help: values.help ?? false, list: values.list ?? false, differential };
+}
+
+/** `conformance --scenarios ...`: the extension differential; prints its report, writes a recording when asked. */
+async function differentialMain(d: DifferentialArgs, options: ConformanceOptions, format: ReportFormat, io: ConformanceIo): Promise<number> {
+  let report: DifferentialReport;
+  try {
+    report = await runDifferential({
+      scenarios: readScenarioFile(d.scenarios),
+      extensions: d.extensions,
+      ...(d.state !== undefined ? { state: d.state } : {}),
+      ...(d.reset !== undefined ? { reset: d.reset } : {}),
+      ...(d.against !== undefined ? { against: readRecording(d.against) } : {}),
+      ...(options.filter !== undefined ? { filter: options.filter } : {}),
+      ...(options.pgBin !== undefined ? { pgBin: options.pgBin } : {}),
+      ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+      onProgress: (l) => io.stderr(`${l}\n`),
+    });
+  } catch (e) {
+    io.stderr(`pg-authsim conformance: ${errorText(e)}\n`);
+    return 1;
+  }
+  io.stdout(renderReport(report, format));
+  if (d.record !== undefined) {
+    if (!report.recording) {
+      io.stderr(`pg-authsim conformance: not writing ${d.record}: some runs did not complete on both sides\n`);
+      return 1;
+    }
+    writeRecording(d.record, report.recording);
+    io.stderr(`recorded ${report.results.length} runs of the real side to ${d.record}\n`);
+  }
+  if (format !== 'json') io.stderr(`conformance: ${report.results.length} runs in ${report.seconds.toFixed(1)} s\n`);
+  return exitCodeFor(report);
 }
 
 /** `pg-authsim conformance ...`: prints the report, returns the exit code (0 all agree, 1 differences or errors, 2 usage). */
@@ -375,6 +466,7 @@ export async function conformanceMain(argv: readonly string[], io: ConformanceIo
     return 2;
   }
   if (parsed.help) { io.stdout(CONFORMANCE_HELP); return 0; }
+  if (parsed.differential) return differentialMain(parsed.differential, parsed.options, parsed.format, io);
   if (parsed.list) {
     let list = filterScenarios(defaultScenarios(), parsed.options.filter);
     if (parsed.options.clients) list = list.filter((s) => parsed.options.clients!.includes(s.client));

@@ -18,7 +18,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { PgMajor } from './probe.js';
 import { BOOTSTRAP_USER, locatePostgres, locatePostgresIn, PSQL, type ConfValue, type PgInstallation } from './real-server.js';
 import { CA_FILE } from './scenarios.js';
 import { spawnClient, spawnOnPty, type ClientRun } from './client-run.js';
@@ -141,10 +140,10 @@ export function runCaseClient(c: ExtensionCase, passwords: { right: string; wron
   return spawnClient(env.psql, ['-X', '-w', '-c', 'select 1', conninfo], e);
 }
 
-/** The harness's SQL as its superuser over TCP, CSV output, stopping at the first error. */
+/** The harness's SQL as its superuser over TCP, CSV output; every statement runs, errors and all. */
 function runHarnessSql(sql: string, port: number, env: ClientEnv): Promise<ClientRun> {
   const conninfo = `host=127.0.0.1 port=${port} user=${HARNESS_ROLE} dbname=postgres sslmode=disable`;
-  return spawnClient(env.psql, ['-X', '--csv', '-v', 'ON_ERROR_STOP=1', '-f', '-', conninfo], baseEnv(env), 60_000, `${sql.trim()}\n`);
+  return spawnClient(env.psql, ['-X', '--csv', '-f', '-', conninfo], baseEnv(env), 60_000, `${sql.trim()}\n`);
 }
 
 /** shared_preload_libraries' names, and the same list with each C library replaced by its port. */
@@ -238,18 +237,20 @@ export async function runDifferential(o: DifferentialOptions): Promise<Different
     return { real: real.value ? { side: real.value, version: await real.value.pg.version() } : null, sim: sim.value };
   };
 
-  /** The harness's SQL on the real side, waiting for the backends (and a reload the SQL asked for) to finish. */
-  const realSql = async (side: RealSide, sql: string): Promise<string> => {
-    const off = side.pg.logOffset();
-    const r = await runHarnessSql(sql, side.port, env);
-    if (/pg_reload_conf\s*\(/i.test(sql) && r.exitCode === 0) await side.reloaded(off);
-    else await side.pg.waitQuiet();
-    return harnessText(r, sql, side.normaliser());
-  };
-  const simSql = async (side: SimSide, sql: string): Promise<string> => {
-    const r = await runHarnessSql(sql, side.port, env);
-    await side.settle();
-    return harnessText(r, sql, side.normaliser());
+  /**
+   * The harness's SQL on one side, observed like a case (so the log lines it caused, e.g. an
+   * ERROR whose STATEMENT an emit_log_hook hid, are compared too); on the real side it also
+   * waits for a reload the SQL asked for, since pg_reload_conf() only signals the postmaster.
+   */
+  const harness = async (side: RealSide | SimSide, sql: string, withLog: boolean): Promise<string> => {
+    let raw: ClientRun | null = null;
+    const off = side instanceof RealSide ? side.pg.logOffset() : 0;
+    const obs = await side.observe(async (port) => (raw = await runHarnessSql(sql, port, env)));
+    if (side instanceof RealSide && /pg_reload_conf\s*\(/i.test(sql) && raw!.exitCode === 0) await side.reloaded(off);
+    const text = harnessText(raw!, sql, side.normaliser());
+    if (!withLog) return text;
+    const log = obs.errorLog.flat();
+    return `${text}${log.length ? `[log] ${obs.sqlstates.join(' ')}\n${log.join('\n')}\n` : ''}`;
   };
 
   const replayed = (c: ExtensionCase, run: number): Observation => {
@@ -273,11 +274,13 @@ export async function runDifferential(o: DifferentialOptions): Promise<Different
       if (sides.real) realVersion = sides.real.version;
       try {
         for (const c of group) {
-          const sql = [c.reset && reset ? reset : null, c.before].filter((s): s is string => s !== null).join('\n');
+          // Each piece a statement list of its own: a missing final semicolon must not glue two together.
+          const sql = [c.reset && reset ? reset : null, c.before].filter((s): s is string => s !== null && s.trim() !== '')
+            .map((s) => s.trim().replace(/;?$/, ';')).join('\n');
           let setupReal = '';
           let setupSim = '';
           try {
-            if (sql) [setupReal, setupSim] = await Promise.all([sides.real ? realSql(sides.real.side, sql) : Promise.resolve(''), simSql(sides.sim, sql)]);
+            if (sql) [setupReal, setupSim] = await Promise.all([sides.real ? harness(sides.real.side, sql, true) : Promise.resolve(''), harness(sides.sim, sql, true)]);
           } catch (e) {
             for (let run = 1; run <= c.repeat; run++) record(c, run, null, null, `harness SQL before the case: ${errorText(e)}`);
             continue;
@@ -298,7 +301,7 @@ export async function runDifferential(o: DifferentialOptions): Promise<Different
             if (sim) sim = { ...sim, setup: run === 1 ? setupSim : '' };
             if (state && real && sim && !error) {
               try {
-                const [sr, ss] = await Promise.all([sides.real ? realSql(sides.real.side, state) : Promise.resolve(real.state ?? ''), simSql(sides.sim, state)]);
+                const [sr, ss] = await Promise.all([sides.real ? harness(sides.real.side, state, false) : Promise.resolve(real.state ?? ''), harness(sides.sim, state, false)]);
                 if (sides.real) real = { ...real, state: sr };
                 sim = { ...sim, state: ss };
               } catch (e) {

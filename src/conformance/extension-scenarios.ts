@@ -103,6 +103,8 @@ export function expandScenarios(file: ExtensionScenarioFile, where = 'scenarios'
   const out: ExtensionCase[] = [];
   file.cases.forEach((spec, i) => {
     const at = `${where}: cases[${i}]${spec.id ? ` (${spec.id})` : ''}`;
+    const fields = new Set(['id', 'hba', 'user', 'dbname', 'sslmode', 'password', 'options', 'repeat', 'reset', 'before', '$comment']);
+    for (const k of Object.keys(spec)) if (!fields.has(k)) fail(at, `unknown field "${k}"`);
     if (spec.hba === undefined) fail(at, '"hba" is required');
     const hbas = asList(spec.hba, '');
     const users = asList(spec.user, 'test');

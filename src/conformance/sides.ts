@@ -105,7 +105,8 @@ export class RealSide implements Side {
   /** Wait until the postmaster has handled a reload asked for since log offset `off` (pg_reload_conf() only signals it). */
   async reloaded(off: number, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.pg.logSince(off).some((e) => e.text.startsWith('LOG:  received SIGHUP, reloading configuration files'))) {
+    // Under log_error_verbosity = verbose the line carries its SQLSTATE: `LOG:  00000: received SIGHUP, ...`.
+    while (!this.pg.logSince(off).some((e) => /^LOG: {2}(?:00000: )?received SIGHUP, reloading configuration files/.test(e.text))) {
       if (Date.now() > deadline) throw new Error(`PostgreSQL ${this.pg.major} did not log the reload within ${timeoutMs} ms`);
       await sleep(5);
     }

@@ -68,11 +68,13 @@ export class TestCluster {
         clock,
         random: new SeededRandom(opts.seed ?? 1),
         extraExtensions: opts.extensions ?? [],
-        // A test cluster with ssl on and no certificate of its own uses the development server certificate
-        // (never the development CA for client certificates: set ssl_ca_file for that).
-        ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { overrides: { dev_certificates: 'on' } }),
+        overrides: {
+          // A test cluster with ssl on and no certificate of its own uses the development server certificate
+          // (never the development CA for client certificates: set ssl_ca_file for that).
+          ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { dev_certificates: 'on' }),
+          ...(opts.bootstrapSuperuser !== undefined ? { bootstrap_superuser: opts.bootstrapSuperuser } : {}),
+        },
         onEvent: trace.record,
-        ...(opts.bootstrapSuperuser !== undefined ? { overrides: { bootstrap_superuser: opts.bootstrapSuperuser } } : {}),
       });
       server = started.server;
       return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace);

@@ -4,7 +4,7 @@
  * machines.
  *
  * Run as root, it creates a throwaway system user (useradd), copies dist/,
- * package.json, certs/ and oracle/ into a temp dir that user owns (so the
+ * package.json, certs/, oracle/ and examples/ into a temp dir that user owns (so the
  * keys are the user's own, mode 0600, as in their checkout) and links
  * node_modules read-only; dispose() removes both. Run as anyone else, the
  * invoking user is already the ordinary account and the tree is used in place.
@@ -26,6 +26,8 @@ export interface NonRootTree {
   uid: number;
   /** The tree's root: dist/, certs/, oracle/, package.json, node_modules. */
   root: string;
+  /** A directory the account may write to (removed by dispose()). */
+  scratch: string;
   /** Run node with `args` (paths relative to root) as the account, cwd root. */
   node(args: string[], env?: Record<string, string>, timeoutMs?: number): Promise<RunResult>;
   dispose(): void;
@@ -68,7 +70,7 @@ export function nonRootTree(): NonRootTree {
     created = user = `pgas-nr-${process.pid}`;
     addUser(user);
     root = path.join(work, 'pg-authsim');
-    for (const part of ['dist', 'certs', 'oracle', 'package.json']) cpSync(path.join(ROOT, part), path.join(root, part), { recursive: true });
+    for (const part of ['dist', 'certs', 'oracle', 'examples', 'package.json']) cpSync(path.join(ROOT, part), path.join(root, part), { recursive: true });
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
     chmodSync(work, 0o755);
     execFileSync('chown', ['-R', '--no-dereference', `${user}:${user}`, work]);
@@ -98,6 +100,7 @@ export function nonRootTree(): NonRootTree {
     user,
     uid,
     root,
+    scratch: work,
     node,
     dispose() {
       rmSync(work, { recursive: true, force: true });

@@ -200,68 +200,42 @@ export const credcheck: ExtensionModule = {
     const passwordStatement = new Map<number, string | null>();
     const markPasswordStatement = () => passwordStatement.set(ctx.MyProcPid(), ctx.debug_query_string());
 
-    const checkUsername = (username: string, password: string | null) => {
-      if ((ctx.debug_query_string() ?? '').toUpperCase().includes('PASSWORD')) markPasswordStatement();
-      const fold = on('username_ignore_case') ? lower : (s: string) => s;
-      const user = fold(username);
-      const pass = password !== null && password !== '' ? fold(password) : null;
-      const contain = fold(text('username_contain'));
-      const notContain = fold(text('username_not_contain'));
-      if (Buffer.byteLength(user) < num('username_min_length')) {
-        refuse('username length should match the configured %s (%d)', 'credcheck.username_min_length', num('username_min_length'));
+    /**
+     * username_check and password_check: the same nine rules in the same order, applied to the
+     * user name (rule 2: it must not contain the password) or to the password (it must not
+     * contain the user name), each with its own credcheck.<who>_* settings.
+     */
+    const checkRules = (who: 'username' | 'password', subject: string, other: string | null) => {
+      const setting = (name: string) => `credcheck.${who}_${name}`;
+      const ignoreCase = on(`${who}_ignore_case`);
+      const fold = ignoreCase ? lower : (v: string) => v;
+      const value = fold(subject);
+      const contain = fold(text(`${who}_contain`));
+      const notContain = fold(text(`${who}_not_contain`));
+      if (Buffer.byteLength(value) < num(`${who}_min_length`)) {
+        refuse(`${who} length should match the configured %s (%d)`, setting('min_length'), num(`${who}_min_length`));
       }
-      if (pass !== null && on('username_contain_password') && user.includes(pass)) refuse('username should not contain password');
-      if (contain !== '' && !containsAnyOf(contain, user)) {
-        refuse('username does not contain the configured %s characters: %s', 'credcheck.username_contain', contain);
+      const otherName = who === 'username' ? 'password' : 'username';
+      if (other !== null && on(`${who}_contain_${otherName}`) && value.includes(fold(other))) refuse(`${who} should not contain ${otherName}`);
+      if (contain !== '' && !containsAnyOf(contain, value)) {
+        refuse(`${who} does not contain the configured %s characters: %s`, setting('contain'), contain);
       }
-      if (notContain !== '' && containsAnyOf(notContain, user)) {
-        refuse('username contains the configured %s unauthorized characters: %s', 'credcheck.username_not_contain', notContain);
+      if (notContain !== '' && containsAnyOf(notContain, value)) {
+        refuse(`${who} contains the configured %s unauthorized characters: %s`, setting('not_contain'), notContain);
       }
-      const n = countClasses(user);
-      const atLeast = (have: number, setting: string) => {
-        if (have < num(setting)) refuse('username does not contain the configured %s characters (%d)', `credcheck.${setting}`, num(setting));
+      const n = countClasses(value);
+      const atLeast = (have: number, rule: string) => {
+        if (have < num(`${who}_${rule}`)) refuse(`${who} does not contain the configured %s characters (%d)`, setting(rule), num(`${who}_${rule}`));
       };
-      if (!on('username_ignore_case')) {
-        atLeast(n.upper, 'username_min_upper');
-        atLeast(n.lower, 'username_min_lower');
+      if (!ignoreCase) {
+        atLeast(n.upper, 'min_upper');
+        atLeast(n.lower, 'min_lower');
       }
-      atLeast(n.digit, 'username_min_digit');
-      atLeast(n.special, 'username_min_special');
-      const repeat = num('username_min_repeat');
-      if (repeat > 0 && repeatExceeds(user, repeat)) {
-        refuse('%s characters are repeated more than the configured %s times (%d)', 'username', 'credcheck.username_min_repeat', repeat);
-      }
-    };
-
-    const checkPassword = (username: string, password: string) => {
-      const fold = on('password_ignore_case') ? lower : (s: string) => s;
-      const pass = fold(password);
-      const user = fold(username);
-      const contain = fold(text('password_contain'));
-      const notContain = fold(text('password_not_contain'));
-      if (Buffer.byteLength(pass) < num('password_min_length')) {
-        refuse('password length should match the configured %s (%d)', 'credcheck.password_min_length', num('password_min_length'));
-      }
-      if (on('password_contain_username') && pass.includes(user)) refuse('password should not contain username');
-      if (contain !== '' && !containsAnyOf(contain, pass)) {
-        refuse('password does not contain the configured %s characters: %s', 'credcheck.password_contain', contain);
-      }
-      if (notContain !== '' && containsAnyOf(notContain, pass)) {
-        refuse('password contains the configured %s unauthorized characters: %s', 'credcheck.password_not_contain', notContain);
-      }
-      const n = countClasses(pass);
-      const atLeast = (have: number, setting: string) => {
-        if (have < num(setting)) refuse('password does not contain the configured %s characters (%d)', `credcheck.${setting}`, num(setting));
-      };
-      if (!on('password_ignore_case')) {
-        atLeast(n.upper, 'password_min_upper');
-        atLeast(n.lower, 'password_min_lower');
-      }
-      atLeast(n.digit, 'password_min_digit');
-      atLeast(n.special, 'password_min_special');
-      const repeat = num('password_min_repeat');
-      if (repeat > 0 && repeatExceeds(pass, repeat)) {
-        refuse('%s characters are repeated more than the configured %s times (%d)', 'password', 'credcheck.password_min_repeat', repeat);
+      atLeast(n.digit, 'min_digit');
+      atLeast(n.special, 'min_special');
+      const repeat = num(`${who}_min_repeat`);
+      if (repeat > 0 && repeatExceeds(value, repeat)) {
+        refuse('%s characters are repeated more than the configured %s times (%d)', who, setting('min_repeat'), repeat);
       }
     };
 
@@ -273,8 +247,8 @@ export const credcheck: ExtensionModule = {
       }
       if (inWhitelist(username)) return;
       markPasswordStatement();
-      checkUsername(username, shadowPass);
-      checkPassword(username, shadowPass);
+      checkRules('username', username, shadowPass === '' ? null : shadowPass);
+      checkRules('password', shadowPass, username);
     };
 
     const prevLog = ctx.hooks.emit_log_hook;

@@ -135,32 +135,30 @@ export const pgAuthMon: ExtensionModule = {
       return table;
     };
 
+    // The counters and timestamps, as both the function and the view show them: a timestamp is NULL until its first event.
+    const counterColumns = [
+      { name: 'successful_attempts', type: 'int4' },
+      { name: 'last_successful_ts', type: 'timestamptz' },
+      { name: 'total_hba_conflicts', type: 'int4' },
+      { name: 'other_auth_failures', type: 'int4' },
+      { name: 'last_failed_ts', type: 'timestamptz' },
+    ] as const;
+    const counters = (e: AuthMonEntry): SqlValue[] => [
+      e.successful,
+      e.successful === 0 ? null : new Date(e.lastSuccessfulAt),
+      e.hbaConflicts,
+      e.otherFailures,
+      e.hbaConflicts === 0 && e.otherFailures === 0 ? null : new Date(e.lastFailedAt),
+    ];
+
     ctx.sql.defineFunction({
       name: 'pg_auth_mon',
       args: [],
-      returns: {
-        setof: [
-          { name: 'uid', type: 'oid' },
-          { name: 'successful_attempts', type: 'int4' },
-          { name: 'last_successful_ts', type: 'timestamptz' },
-          { name: 'total_hba_conflicts', type: 'int4' },
-          { name: 'other_auth_failures', type: 'int4' },
-          { name: 'last_failed_ts', type: 'timestamptz' },
-          { name: 'rolename_at_last_login_attempt', type: 'name' },
-        ],
-      },
+      returns: { setof: [{ name: 'uid', type: 'oid' }, ...counterColumns, { name: 'rolename_at_last_login_attempt', type: 'name' }] },
       volatility: 'volatile',
       strict: true,
       execute: 'public',
-      call: () => [...loaded().values()].map((e): SqlValue[] => [
-        e.key,
-        e.successful,
-        e.successful === 0 ? null : new Date(e.lastSuccessfulAt),
-        e.hbaConflicts,
-        e.otherFailures,
-        e.hbaConflicts === 0 && e.otherFailures === 0 ? null : new Date(e.lastFailedAt),
-        e.rolename,
-      ]),
+      call: () => [...loaded().values()].map((e) => [e.key, ...counters(e), e.rolename]),
     });
 
     // CREATE VIEW pg_auth_mon AS SELECT COALESCE(pg_roles.rolname, rolename_at_last_login_attempt) AS rolname,
@@ -168,29 +166,11 @@ export const pgAuthMon: ExtensionModule = {
     //   FROM pg_auth_mon() LEFT JOIN pg_roles ON oid = uid
     ctx.sql.defineView({
       name: 'pg_auth_mon',
-      columns: [
-        { name: 'rolname', type: 'name' },
-        { name: 'deleted', type: 'bool' },
-        { name: 'uid', type: 'oid' },
-        { name: 'successful_attempts', type: 'int4' },
-        { name: 'last_successful_ts', type: 'timestamptz' },
-        { name: 'total_hba_conflicts', type: 'int4' },
-        { name: 'other_auth_failures', type: 'int4' },
-        { name: 'last_failed_ts', type: 'timestamptz' },
-      ],
+      columns: [{ name: 'rolname', type: 'name' }, { name: 'deleted', type: 'bool' }, { name: 'uid', type: 'oid' }, ...counterColumns],
       select: 'superuser',
-      rows: () => [...loaded().values()].map((e): SqlValue[] => {
+      rows: () => [...loaded().values()].map((e) => {
         const role = e.key === 0 ? undefined : ctx.getRoleByOid(e.key);
-        return [
-          role?.rolname ?? e.rolename,
-          role === undefined,
-          role === undefined ? 0 : e.key,
-          e.successful,
-          e.successful === 0 ? null : new Date(e.lastSuccessfulAt),
-          e.hbaConflicts,
-          e.otherFailures,
-          e.hbaConflicts === 0 && e.otherFailures === 0 ? null : new Date(e.lastFailedAt),
-        ];
+        return [role?.rolname ?? e.rolename, role === undefined, role === undefined ? 0 : e.key, ...counters(e)];
       }),
     });
   },

@@ -2,9 +2,7 @@
  * How fast the simulator serves in-process logins, and what a 2 s auth_delay
  * costs under the virtual clock. Run: npm run bench
  */
-import { TestCluster } from '../src/testing/index.js';
-import { WireClient } from '../spec/support/wire-client.js';
-import { login } from '../spec/support/raw-login.js';
+import { TestCluster, WireClient, login } from '../src/testing/index.js';
 
 async function run(label: string, n: number, password: string, conf: Record<string, string | number | boolean>): Promise<void> {
   const cluster = await TestCluster.start({

@@ -12,10 +12,8 @@ import { webMain } from './web/cli.js';
 import { WireRecorder } from './capture/recorder.js';
 import { writePcap, writeKeylog } from './capture/pcap.js';
 import type { PgServer } from './server/server.js';
-import { runMatrix, SSLMODES } from './matrix/matrix.js';
+import { matrixMain } from './matrix/cli.js';
 import { MATRIX_CLIENTS } from './matrix/clients.js';
-import { renderTable, type TableFormat } from './views/table.js';
-import type { SslMode } from './clients/conninfo.js';
 import { CryptoRandom, SeededRandom } from './random.js';
 import { ServerLog } from './views/server-log.js';
 import { formatLogRecord, renderLogLinePrefix } from './log/index.js';
@@ -31,7 +29,7 @@ const CLIENT_NAMES = Object.keys(MATRIX_CLIENTS).join(', ');
 const HELP = `pg-authsim ${PKG.version} — simulate PostgreSQL 15's connection establishment
 
 Usage:
-  pg-authsim matrix -D DIR [--client NAME] [--format table|markdown|json|csv] [--user U]... [--sslmode M]...
+  pg-authsim matrix -D DIR [--client NAME|all] [--sslmode M|unset]... [--password right|wrong|none|prompt]... [--format F]
   pg-authsim serve -D DIR [--port N] [--host ADDR] [--seed S] [--pg-version N] [-c NAME=VALUE]... [--pcap FILE] [--keylog FILE]
   pg-authsim explain [-D DIR] [--client NAME] [--sslmode M] [--password right|wrong|none|prompt] [--format text|mermaid|svg|json] [--compare A B] [--pcap FILE --keylog FILE]
   pg-authsim web [--port N] | web --out DIR
@@ -43,8 +41,10 @@ Commands:
           one that does not exist) x sslmode (disable, allow, prefer, require, verify-ca,
           verify-full) x password (right, wrong, none) in-process on virtual time, and print:
           TCP connections, ClientAuthentication_hook calls (status/TLS per call), the time
-          auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES}.
-          "right" is the PASSWORD literal from the roles file.
+          auth_delay slept, the outcome and the client's error text. Clients: ${CLIENT_NAMES};
+          --client all puts them side by side. "right" is the PASSWORD literal from the roles
+          file. "pg-authsim matrix --help" for more (unset sslmode, psql's prompt, gssencmode,
+          sslnegotiation, channel_binding, what node-postgres's application does after a rejection).
   explain One connection attempt told as a story: every protocol message, the server's
           hba/hook/auth_delay notes and the client's decisions with their reasons, on virtual
           time. "pg-authsim explain --help" for more.
@@ -103,6 +103,7 @@ Examples:
 async function main(argv: string[]): Promise<number> {
   // conformance has its own flags; hand it the rest of the command line untouched.
   if (argv[0] === 'conformance') return conformanceMain(argv.slice(1));
+  if (argv[0] === 'matrix') return matrixMain(argv.slice(1));
   if (argv[0] === 'explain') return explainMain(argv.slice(1));
   if (argv[0] === 'web') return webMain(argv.slice(1));
   const { values, positionals } = parseArgs({
@@ -131,7 +132,6 @@ async function main(argv: string[]): Promise<number> {
   if (values.version) { process.stdout.write(`pg-authsim ${PKG.version}\n`); return 0; }
   const command = positionals[0];
   if (values.help || !command) { process.stdout.write(HELP); return command || values.help ? 0 : 2; }
-  if (command === 'matrix') return matrix(values);
   if (command !== 'serve') {
     process.stderr.write(`pg-authsim: unknown command "${command}"\nTry "pg-authsim --help".\n`);
     return 2;
@@ -236,48 +236,3 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`pg-authsim: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1; },
 );
-
-async function matrix(values: { pgdata?: string; client?: string; format?: string; user?: string[]; sslmode?: string[]; seed?: string; 'pg-version'?: string }): Promise<number> {
-  const dir = values.pgdata ?? process.env.PGDATA;
-  if (!dir) {
-    process.stderr.write('pg-authsim: no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".\n');
-    return 2;
-  }
-  const format = (values.format ?? 'table') as TableFormat;
-  if (!['table', 'markdown', 'json', 'csv'].includes(format)) {
-    process.stderr.write(`pg-authsim: unknown format "${values.format}" (table, markdown, json or csv)\n`);
-    return 2;
-  }
-  const client = MATRIX_CLIENTS[values.client ?? 'psql'];
-  if (!client) {
-    process.stderr.write(`pg-authsim: unknown client "${values.client}"; known clients: ${CLIENT_NAMES}\n`);
-    return 2;
-  }
-  const bad = (values.sslmode ?? []).filter((m) => !(SSLMODES as readonly string[]).includes(m));
-  if (bad.length) {
-    process.stderr.write(`pg-authsim: invalid sslmode value: "${bad[0]}"\n`);
-    return 2;
-  }
-  let result;
-  try {
-    result = await runMatrix({
-      dataDirectory: dir, client,
-      ...(values.user ? { users: values.user } : {}),
-      ...(values.sslmode ? { sslmodes: values.sslmode as SslMode[] } : {}),
-      ...(values.seed !== undefined ? { seed: Number(values.seed) || 1 } : {}),
-      ...(values['pg-version'] !== undefined ? { overrides: { server_version: values['pg-version'] } } : {}),
-    });
-  } catch (err) {
-    if (!(err instanceof StartupError)) throw err;
-    const prefix = renderLogLinePrefix('%m [%p] ', { pid: process.pid, sessionStart: Date.now(), now: Date.now(), backendType: 'postmaster', lineNumber: 1, isSessionProcess: false });
-    for (const m of err.messages) process.stderr.write(formatStartup(prefix, m));
-    process.stderr.write(formatLogRecord(prefix, err.fatal.fields));
-    return 1;
-  }
-  if (format === 'table') process.stdout.write(`${client.describe} against PostgreSQL ${result.serverVersion} (simulated), ${dir}\n\n`);
-  process.stdout.write(renderTable({
-    columns: ['user', 'sslmode', 'password', 'connections', 'hook calls', 'auth_delay ms', 'outcome', 'client error'],
-    rows: result.rows.map((r) => [r.user, r.sslmode, r.password, r.tcpConnections, r.hookCalls.join(' ') || '-', r.authDelayMs, r.outcome, r.message]),
-  }, format));
-  return 0;
-}

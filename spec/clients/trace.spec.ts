@@ -29,17 +29,20 @@ const HOSTSSL = 'hostssl all all 0.0.0.0/0 scram-sha-256';
 const TLS_OPEN = ['1 connect libpq.connect', '1 request-ssl libpq.ssl-request', '1 start-tls libpq.ssl-accepted', '1 send-startup libpq.send-startup'];
 const SCRAM_PLUS = ['1 auth-response libpq.sasl-plus', '1 auth-response libpq.sasl-continue'];
 
+/** prefer + a wrong password against ssl=on: SSL, 28P01, one plaintext retry, 28P01 again. */
+const PREFER_WRONG = [
+  ...TLS_OPEN, ...SCRAM_PLUS,
+  '1 retry-new-connection libpq.server-error-retry-prefer',
+  '2 connect libpq.connect', '2 send-startup libpq.send-startup',
+  '2 auth-response libpq.sasl-plain', '2 auth-response libpq.sasl-continue',
+  '2 give-up libpq.server-error-fail',
+];
+
 const CASES: Case[] = [
   {
     title: 'prefer, wrong password, ssl=on: SSL, an error before authentication completed, a plaintext retry, then give-up',
     hba: SCRAM, ssl: true, conninfo: 'user=test dbname=postgres sslmode=prefer', password: 'wrong',
-    story: [
-      ...TLS_OPEN, ...SCRAM_PLUS,
-      '1 retry-new-connection libpq.server-error-retry-prefer',
-      '2 connect libpq.connect', '2 send-startup libpq.send-startup',
-      '2 auth-response libpq.sasl-plain', '2 auth-response libpq.sasl-continue',
-      '2 give-up libpq.server-error-fail',
-    ],
+    story: PREFER_WRONG,
     sources: {
       'libpq.server-error-retry-prefer': 'fe-connect.c PQconnectPoll:3425 (libpq 15.1)',
       'libpq.server-error-fail': 'fe-connect.c PQconnectPoll:3437 (libpq 15.1)',
@@ -50,13 +53,7 @@ const CASES: Case[] = [
   {
     title: 'the same with libpq 17: connection_failed() moves to the next allowed method',
     hba: SCRAM, ssl: true, conninfo: 'user=test dbname=postgres sslmode=prefer', password: 'wrong', libpq: 17,
-    story: [
-      ...TLS_OPEN, ...SCRAM_PLUS,
-      '1 retry-new-connection libpq.server-error-retry-prefer',
-      '2 connect libpq.connect', '2 send-startup libpq.send-startup',
-      '2 auth-response libpq.sasl-plain', '2 auth-response libpq.sasl-continue',
-      '2 give-up libpq.server-error-fail',
-    ],
+    story: PREFER_WRONG,
     sources: { 'libpq.server-error-retry-prefer': 'fe-connect.c PQconnectPoll:3841 (libpq 17.2)' },
     hooks: ['ERROR/ssl', 'ERROR/plain'],
   },
@@ -199,4 +196,62 @@ describe('client decision trace: psycopg', () => {
       await cluster.close();
     }
   });
+});
+
+describe('client decision trace: driver models on the engine', () => {
+  interface DriverCase { driver: string; ssl: boolean; sslmode?: string; password: string | null; story: string[]; source?: [string, string] }
+  const DRIVER_CASES: DriverCase[] = [
+    {
+      driver: 'asyncpg', ssl: true, sslmode: 'prefer', password: 'wrong',
+      story: ['1 connect', '1 request-ssl', '1 start-tls', '1 send-startup', '1 auth-response', '1 auth-response', '1 retry-new-connection',
+        '2 connect', '2 send-startup', '2 auth-response', '2 auth-response', '2 give-up'],
+      source: ['retry-new-connection', 'asyncpg/connect_utils.py __connect_addr:1111 (asyncpg 0.31.0)'],
+    },
+    {
+      driver: 'pgjdbc', ssl: true, sslmode: 'prefer', password: 'wrong',
+      story: ['1 connect', '1 request-ssl', '1 start-tls', '1 send-startup', '1 auth-response', '1 auth-response', '1 give-up'],
+      source: ['give-up', 'org/postgresql/core/v3/ConnectionFactoryImpl.java openConnectionImpl:367 (pgjdbc 42.7.13)'],
+    },
+    {
+      driver: 'pgjdbc', ssl: true, sslmode: 'prefer', password: null,
+      story: ['1 connect', '1 request-ssl', '1 start-tls', '1 send-startup', '1 hang-up'],
+      source: ['hang-up', 'org/postgresql/core/v3/ConnectionFactoryImpl.java doAuthentication:1012 (pgjdbc 42.7.13)'],
+    },
+    {
+      driver: 'postgres.js', ssl: false, sslmode: 'prefer', password: 'secret',
+      story: ['1 connect', '1 request-ssl', '1 continue-plaintext', '1 send-startup', '1 auth-response', '1 auth-response', '1 auth-response', '1 done'],
+      source: ['continue-plaintext', 'postgres/src/connection.js secure:271 (postgres 3.4.9)'],
+    },
+    {
+      driver: 'pg', ssl: true, password: null,
+      story: ['1 connect', '1 send-startup', '1 auth-response', '1 give-up'],
+      source: ['give-up', 'pg/lib/client.js Client._handleErrorWhileConnecting:400 (pg 8.23.1)'],
+    },
+  ];
+  for (const c of DRIVER_CASES) {
+    it(`${c.driver}, ssl=${c.ssl ? 'on' : 'off'}, sslmode=${c.sslmode ?? 'unset'}, ${c.password === null ? 'no' : c.password === 'secret' ? 'the right' : 'a wrong'} password: ends in ${c.story.at(-1)!.split(" ")[1]}`, async () => {
+      const { DRIVER_PROFILES } = await import('../../src/clients/drivers/index.js');
+      const { inProcessTransport } = await import('../../src/clients/libpq/transport.js');
+      const { SeededRandom } = await import('../../src/random.js');
+      const cluster = await TestCluster.start({ postgresqlConf: { ssl: c.ssl }, hba: SCRAM, roles: "CREATE ROLE test LOGIN PASSWORD 'secret';" });
+      try {
+        const events: ClientTraceEvent[] = [];
+        const r = await DRIVER_PROFILES[c.driver]!.connect(
+          { host: '127.0.0.1', port: 5432, user: 'test', database: 'postgres', password: c.password, options: c.sslmode ? { sslmode: c.sslmode } : {} },
+          { transport: inProcessTransport(cluster.server), random: new SeededRandom(1), clock: cluster.clock, onTrace: (e) => events.push(e) },
+        );
+        await cluster.idle();
+        expect(events.map((e) => `${e.attempt} ${e.decision}`)).to.deep.equal(c.story);
+        expect(events.filter((e) => e.decision === 'connect')).to.have.length(cluster.trace.connectionCount());
+        expect(r.attempts).to.have.length(cluster.trace.connectionCount());
+        expect(events.every((e) => e.client === c.driver && e.reason.length > 20 && e.rule?.startsWith(`${c.driver}.`))).to.equal(true);
+        if (c.source) {
+          const e = events.find((x) => x.decision === c.source![0])!;
+          expect(`${e.source.file} ${e.source.function}:${e.source.line} (${e.source.version})`).to.equal(c.source[1]);
+        }
+      } finally {
+        await cluster.close();
+      }
+    });
+  }
 });

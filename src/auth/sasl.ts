@@ -8,7 +8,7 @@ import { STATUS_EOF, STATUS_ERROR, STATUS_OK } from '../hooks/status.js';
 import { parseSASLInitialResponse, PG_MAX_SASL_MESSAGE_LENGTH } from '../wire/codec.js';
 import { recvAuthMessage } from './recv.js';
 import { SCRAM_ERROR_SITES, ScramServerExchange, saslMechanisms } from './scram.js';
-import { SCRAM_SHA_256_NAME, SCRAM_SHA_256_PLUS_NAME } from './scram-common.js';
+import { SCRAM_SHA_256_NAME, SCRAM_SHA_256_PLUS_NAME } from '../common/scram-common.js';
 import type { AuthResult } from './result.js';
 
 

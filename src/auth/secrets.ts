@@ -2,14 +2,16 @@
  * Stored password secrets as PostgreSQL 15 keeps them in pg_authid.rolpassword, and the checks
  * that use them (src/backend/libpq/crypt.c, the secret parts of auth-scram.c, common/md5_common.c).
  */
-import { createHash } from 'node:crypto';
 import { stringToBytes } from '../bytes.js';
 import type { Random } from '../random.js';
 import {
   SCRAM_DEFAULT_ITERATIONS, SCRAM_DEFAULT_SALT_LEN, SCRAM_KEY_LEN,
-  pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPassword,
+  pgB64Decode, pgB64Encode, scramClientKey, scramPreparePassword, scramSaltedPasswordCached,
   scramServerKey, sha256,
-} from './scram-common.js';
+} from '../common/scram-common.js';
+import { pgMd5Encrypt, md5ClientResponse } from '../common/md5.js';
+
+export { pgMd5Encrypt, md5ClientResponse };
 
 export type PasswordType = 'md5' | 'scram-sha-256' | 'plaintext';
 /** The password_encryption GUC values PG 15 accepts. */
@@ -29,10 +31,6 @@ function toBytes(s: string | Buffer): Buffer {
 // ---------------------------------------------------------------------------
 // md5
 
-/** pg_md5_encrypt(): "md5" + hex(md5(passwd ‖ salt)). */
-export function pgMd5Encrypt(passwd: string | Buffer, salt: string | Buffer): string {
-  return 'md5' + createHash('md5').update(toBytes(passwd)).update(toBytes(salt)).digest('hex');
-}
 
 /** The md5 secret CREATE ROLE stores: the role name is the salt. */
 export function md5Secret(user: string, password: string | Buffer): string {
@@ -44,10 +42,6 @@ export function md5ChallengeResponse(secret: string, salt: Buffer): string {
   return pgMd5Encrypt(secret.slice(3), salt);
 }
 
-/** What a client sends for AuthenticationMD5Password: md5(md5(password ‖ user) ‖ salt). */
-export function md5ClientResponse(user: string, password: string | Buffer, salt: Buffer): string {
-  return md5ChallengeResponse(md5Secret(user, password), salt);
-}
 
 // ---------------------------------------------------------------------------
 // SCRAM secrets
@@ -128,7 +122,7 @@ export function buildScramSecret(password: string | Buffer, opts: BuildScramSecr
   }
   let iterations = opts.iterations ?? SCRAM_DEFAULT_ITERATIONS;
   if (iterations <= 0) iterations = SCRAM_DEFAULT_ITERATIONS;
-  const saltedPassword = scramSaltedPassword(scramPreparePassword(password), salt, iterations);
+  const saltedPassword = scramSaltedPasswordCached(scramPreparePassword(password), salt, iterations);
   const storedKey = sha256(scramClientKey(saltedPassword));
   const serverKey = scramServerKey(saltedPassword);
   return `SCRAM-SHA-256$${iterations}:${pgB64Encode(salt)}$${pgB64Encode(storedKey)}:${pgB64Encode(serverKey)}`;
@@ -168,7 +162,7 @@ export interface ScramPlainVerify {
 export function scramVerifyPlainPassword(user: string, password: string | Buffer, secret: string): ScramPlainVerify {
   const parsed = parseScramSecret(secret);
   if (!parsed) return { ok: false, log: `invalid SCRAM secret for user "${user}"` };
-  const saltedPassword = scramSaltedPassword(scramPreparePassword(password), parsed.saltBytes, parsed.iterations);
+  const saltedPassword = scramSaltedPasswordCached(scramPreparePassword(password), parsed.saltBytes, parsed.iterations);
   return { ok: scramServerKey(saltedPassword).equals(parsed.serverKey) };
 }
 

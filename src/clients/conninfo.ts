@@ -10,6 +10,7 @@
  */
 import * as os from 'node:os';
 import { passwordFromFile, type PassfileReader } from './pgpass.js';
+import { DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR, isUnixSocketPath } from './pg-config.js';
 
 export type LibpqVersion = 15 | 16 | 17 | 18;
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -20,9 +21,7 @@ export type SslCertMode = 'disable' | 'allow' | 'require';
 export type SslNegotiation = 'postgres' | 'direct';
 export type LoadBalanceHosts = 'disable' | 'random';
 
-/** Where PostgreSQL's Debian build looks for the server socket (DEFAULT_PGSOCKET_DIR). */
-export const DEFAULT_PGSOCKET_DIR = '/var/run/postgresql';
-export const DEF_PGPORT_STR = '5432';
+export { DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR, isUnixSocketPath };
 
 interface KeywordDef {
   keyword: string;
@@ -638,11 +637,6 @@ export function resolveConnOptions(explicit: ConninfoValues, ctx: ResolveContext
       sslnegotiation: sslnegotiation as SslNegotiation,
     },
   };
-}
-
-/** is_unixsock_path(): an absolute path (or a Windows drive path, not modelled). */
-export function isUnixSocketPath(host: string): boolean {
-  return host.startsWith('/');
 }
 
 /** The require_auth list of libpq 16: all methods plain or all negated, each at most once; "none" is special. */

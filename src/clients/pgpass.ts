@@ -3,7 +3,7 @@
  * Lines are hostname:port:database:username:password; `*` matches anything, `\` escapes.
  */
 import * as fs from 'node:fs';
-import { DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR, isUnixSocketPath } from './conninfo.js';
+import { DEFAULT_PGSOCKET_DIR, DEF_PGPORT_STR, isUnixSocketPath } from './pg-config.js';
 
 export interface PassfileReader {
   /** null when the file does not exist (stat fails). */

@@ -72,14 +72,15 @@ export async function runScenario(s: Scenario): Promise<ExplainResult> {
     }
     const server = started.server;
     server.captureWire = true;
-    const user = s.user ?? server.roles.roles().find((r) => r.canLogin)?.name ?? 'postgres';
+    const user = s.user ?? server.roles.userRoles().find((r) => r.canLogin)?.name ?? 'postgres';
     const role = server.roles.get(user);
     const password = s.password === 'right' ? (role?.plaintextPassword ?? 'secret') : s.password === 'wrong' ? WRONG_PASSWORD : null;
     const startedAt = clock.now();
     let outcome;
     try {
       outcome = await client.login({
-        server, clock, seed, user, password,
+        // The client's own random stream (nonces), apart from the server's (salts, PIDs), as TestCluster does.
+        server, clock, seed: seed + 1000, user, password,
         sslmode: s.sslmode,
         sslrootcert: path.join(DEV_CERTS_DIR, 'ca.crt'),
         ...(s.options ? { options: s.options } : {}),

@@ -8,16 +8,27 @@ function driverClient(name: string): MatrixClient {
   const profile = DRIVER_PROFILES[name]!;
   // Only options in the driver's own vocabulary: postgres.js, for one, sends unknown URL parameters to the server.
   const knows = (option: string, value?: string) => profile.options.some((o) => o.name === option && (value === undefined || !o.values || o.values.includes(value)));
+  /** An option in the driver's words: its own, or its equivalent of a libpq keyword; null when it has none. */
+  const translate = (k: string, v: string): Array<[string, string]> | null => (knows(k, v) ? [[k, v]] : profile.fromLibpq?.(k, v) ?? null);
   return {
     name,
     describe: `${profile.version} (model)`,
-    async login({ server, seed, user, password, sslmode, sslrootcert, options, trace }) {
-      const extra = Object.fromEntries(Object.entries(options ?? {}).filter(([k, v]) => knows(k, v)));
+    accepts: (k, v) => translate(k, v) !== null,
+    async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, trace }) {
+      const extra = Object.fromEntries(Object.entries(options ?? {}).flatMap(([k, v]) => translate(k, v) ?? []));
       const r = await profile.connect(
         { host: '127.0.0.1', port: 5432, user, database: 'postgres', password, options: { ...(sslmode && knows('sslmode') ? { sslmode } : {}), ...(sslmode && sslrootcert && knows('sslrootcert', sslrootcert) ? { sslrootcert } : {}), ...extra } },
-        { transport: inProcessTransport(server), random: new SeededRandom(seed), ...(trace ? { onTrace: trace } : {}) },
+        {
+          transport: inProcessTransport(server), random: new SeededRandom(seed), clock, ...(trace ? { onTrace: trace } : {}),
+          // A Node application trusts a private CA through NODE_EXTRA_CA_CERTS (read from this environment, not the process's).
+          ...(profile.runtime === 'node' && sslrootcert ? { environ: { NODE_EXTRA_CA_CERTS: sslrootcert } } : {}),
+        },
       );
-      r.openSocket?.destroy();
+      // node-postgres left the socket open (afterRejection=keep-open): the server waits for authentication_timeout.
+      if (r.openSocket) {
+        await server.idle();
+        r.openSocket.destroy();
+      }
       return { ok: r.ok, message: r.ok ? '' : `${r.error?.name ? `${r.error.name}: ` : ''}${r.error?.message ?? ''}` };
     },
   };

@@ -4,7 +4,6 @@
  * connections, which hook calls (status and TLS), how long auth_delay slept,
  * and what the client said.
  */
-import { BOOTSTRAP_SUPERUSERID, FIRST_NORMAL_OBJECT_ID } from '../roles/catalog.js';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { VirtualClock } from '../clock.js';
@@ -17,12 +16,20 @@ import { runPsql } from '../clients/psql.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
 import { EMBEDDED_POSTGRES_BUILD } from '../clients/libpq/connect.js';
 import { psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION } from '../clients/psycopg.js';
-import type { SslMode } from '../clients/conninfo.js';
+import { knownKeywords, type SslMode } from '../clients/conninfo.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
 export const SSLMODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
-export type PasswordKind = 'right' | 'wrong' | 'none';
+/** An sslmode, or 'unset': no sslmode at all, so each client's own default applies (what most applications run). */
+export type MatrixSslMode = SslMode | 'unset';
+export const MATRIX_SSLMODES: readonly MatrixSslMode[] = ['unset', ...SSLMODES];
+/**
+ * right, wrong, none (nothing stored anywhere: psql runs with -w), and prompt: nothing stored,
+ * psql asks and the user types a wrong password (clients without a prompt behave as with none).
+ */
+export type PasswordKind = 'right' | 'wrong' | 'none' | 'prompt';
 export const PASSWORD_KINDS: readonly PasswordKind[] = ['right', 'wrong', 'none'];
+export const ALL_PASSWORD_KINDS: readonly PasswordKind[] = ['right', 'wrong', 'none', 'prompt'];
 
 /** What one login gets: the server, the user and the settings a user would choose. */
 export interface LoginParams {
@@ -43,7 +50,17 @@ export interface MatrixClient {
   name: string;
   describe: string;
   login(p: LoginParams): Promise<{ ok: boolean; message: string }>;
+  /**
+   * Whether the client has an equivalent of this libpq-style connection option (gssencmode,
+   * sslnegotiation, channel_binding) or this option of its own (afterRejection). Absent: every
+   * option is handed to it as it is (libpq judges them itself, as it would a conninfo string).
+   */
+  accepts?(option: string, value: string): boolean;
 }
+
+/** Any libpq keyword goes into the conninfo: the libpq version at hand accepts it or fails as it would. */
+const LIBPQ_KEYWORDS = new Set(knownKeywords(18));
+const isLibpqKeyword = (option: string): boolean => LIBPQ_KEYWORDS.has(option);
 
 /** ` key=value` for each extra option, quoted as conninfo wants. */
 function conninfoTail(options: Readonly<Record<string, string>> | undefined): string {
@@ -59,6 +76,7 @@ export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
   return {
     name: version === 15 ? 'psql' : `psql-libpq${version}`,
     describe: `psql 15 with libpq ${version} (model)`,
+    accepts: isLibpqKeyword,
     async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, prompt, trace }) {
       const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
       const r = await runPsql({ dbname: conninfo, command: 'select 1', ...(prompt ? { tty: false } : { noPassword: true }) }, {
@@ -81,6 +99,7 @@ export function psycopgClient(): MatrixClient {
   return {
     name: 'psycopg',
     describe: `psycopg ${PSYCOPG_VERSION} with its bundled libpq 18 (model)`,
+    accepts: isLibpqKeyword,
     async login({ server, clock, seed, user, password, sslmode, sslrootcert, options, trace }) {
       const conninfo = `host=127.0.0.1 port=5432 user=${user} dbname=postgres${sslmode ? ` sslmode=${sslmode}` : ''}${sslrootcert ? ` sslrootcert=${sslrootcert}` : ''}${conninfoTail(options)}`;
       const r = await psycopgConnect(conninfo, {
@@ -100,10 +119,19 @@ export function psycopgClient(): MatrixClient {
 export interface MatrixOptions {
   dataDirectory: string;
   client?: MatrixClient;
+  /** Several clients side by side, each over the same cases (rows carry `client`); overrides `client`. */
+  clients?: readonly MatrixClient[];
   /** Default: every role that can log in, plus one that does not exist. */
   users?: string[];
-  sslmodes?: readonly SslMode[];
+  /** Default: SSLMODES (with several clients: MATRIX_SSLMODES, 'unset' first). */
+  sslmodes?: readonly MatrixSslMode[];
   passwords?: readonly PasswordKind[];
+  /**
+   * More connection options for every client: libpq's keywords (gssencmode, sslnegotiation,
+   * channel_binding, ...) and the drivers' own (afterRejection). Each client gets those it
+   * accepts; the others are reported per client in `ignored`.
+   */
+  options?: Readonly<Record<string, string>>;
   /** CA for verify-ca/verify-full; default: ssl_ca_file, else the development CA when the dev certificates are in use. */
   sslrootcert?: string;
   /** Password tried as "wrong". */
@@ -113,8 +141,10 @@ export interface MatrixOptions {
 }
 
 export interface MatrixRow {
+  /** The client's name, when the matrix ran several. */
+  client?: string;
   user: string;
-  sslmode: SslMode;
+  sslmode: MatrixSslMode;
   password: PasswordKind;
   tcpConnections: number;
   hookCalls: string[];
@@ -125,7 +155,22 @@ export interface MatrixRow {
 
 export const MISSING_ROLE = 'no_such_role';
 
-export async function runMatrix(opts: MatrixOptions): Promise<{ rows: MatrixRow[]; serverVersion: string; client: string }> {
+/** One client of a matrix run: its description and the options it had no use for. */
+export interface MatrixClientInfo {
+  name: string;
+  describe: string;
+  ignored: string[];
+}
+
+export interface MatrixResult {
+  rows: MatrixRow[];
+  serverVersion: string;
+  /** The (first) client's description. */
+  client: string;
+  clients: MatrixClientInfo[];
+}
+
+export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const clock = new VirtualClock();
   const seed = opts.seed ?? 1;
   const events: ServerEvent[] = [];
@@ -135,37 +180,48 @@ export async function runMatrix(opts: MatrixOptions): Promise<{ rows: MatrixRow[
     overrides: { dev_certificates: 'on', ...opts.overrides },
   });
   const server = started.server;
-  const client = opts.client ?? psqlClient(15);
-  const roles = server.roles.roles();
-  // Roles the roles file made (initdb's bootstrap superuser only when the file gave it a password).
-  const fromFile = roles.filter((r) => r.oid >= FIRST_NORMAL_OBJECT_ID || (r.oid === BOOTSTRAP_SUPERUSERID && r.plaintextPassword !== undefined));
+  const clients = opts.clients ?? [opts.client ?? psqlClient(15)];
+  const several = clients.length > 1;
+  const fromFile = server.roles.userRoles();
   const users = opts.users ?? [...fromFile.filter((r) => r.canLogin).map((r) => r.name), MISSING_ROLE];
   const sslrootcert = opts.sslrootcert ?? defaultRootCert(server, started.dataDirectory);
+  const wrong = opts.wrongPassword ?? 'not-the-password';
   const rows: MatrixRow[] = [];
+  const infos: MatrixClientInfo[] = [];
   try {
-    for (const user of users) {
-      const role = server.roles.get(user);
-      for (const sslmode of opts.sslmodes ?? SSLMODES) {
-        for (const kind of opts.passwords ?? PASSWORD_KINDS) {
-          const password = kind === 'none' ? null : kind === 'wrong' ? (opts.wrongPassword ?? 'not-the-password') : (role?.plaintextPassword ?? 'secret');
-          events.length = 0;
-          const r = await client.login({ server, clock, seed, user, password, sslmode, sslrootcert });
-          await server.idle();
-          rows.push({
-            user, sslmode, password: kind,
-            tcpConnections: events.filter((e) => e.type === 'connection-received').length,
-            hookCalls: outermostHookCalls(events),
-            authDelayMs: timeInHook(events, 'auth_delay'),
-            outcome: r.ok ? 'ok' : 'error',
-            message: r.message,
-          });
+    for (const client of clients) {
+      const given = Object.entries(opts.options ?? {});
+      const options = Object.fromEntries(given.filter(([k, v]) => client.accepts?.(k, v) ?? true));
+      infos.push({ name: client.name, describe: client.describe, ignored: given.filter(([k]) => !(k in options)).map(([k, v]) => `${k}=${v}`) });
+      for (const user of users) {
+        const role = server.roles.get(user);
+        for (const sslmode of opts.sslmodes ?? (several ? MATRIX_SSLMODES : SSLMODES)) {
+          for (const kind of opts.passwords ?? PASSWORD_KINDS) {
+            const password = kind === 'none' || kind === 'prompt' ? null : kind === 'wrong' ? wrong : (role?.plaintextPassword ?? 'secret');
+            events.length = 0;
+            const r = await client.login({
+              server, clock, seed, user, password, sslmode: sslmode === 'unset' ? null : sslmode, sslrootcert,
+              ...(Object.keys(options).length > 0 ? { options } : {}),
+              ...(kind === 'prompt' ? { prompt: async () => wrong } : {}),
+            });
+            await server.idle();
+            rows.push({
+              ...(several ? { client: client.name } : {}),
+              user, sslmode, password: kind,
+              tcpConnections: events.filter((e) => e.type === 'connection-received').length,
+              hookCalls: outermostHookCalls(events),
+              authDelayMs: timeInHook(events, 'auth_delay'),
+              outcome: r.ok ? 'ok' : 'error',
+              message: r.message,
+            });
+          }
         }
       }
     }
   } finally {
     await server.close();
   }
-  return { rows, serverVersion: server.settings.serverVersion, client: client.describe };
+  return { rows, serverVersion: server.settings.serverVersion, client: clients[0]!.describe, clients: infos };
 }
 
 function defaultRootCert(server: PgServer, dataDirectory: string): string | null {

@@ -117,6 +117,14 @@ export class RoleCatalog {
     return this.getByOid(BOOTSTRAP_SUPERUSERID)?.name;
   }
 
+  /**
+   * The roles a user set up (what matrix and explain try by default): every role from the
+   * roles file, plus initdb's bootstrap superuser when the file gave it a password.
+   */
+  userRoles(): Role[] {
+    return this.roles().filter((r) => r.oid >= FIRST_NORMAL_OBJECT_ID || (r.oid === BOOTSTRAP_SUPERUSERID && r.plaintextPassword !== undefined));
+  }
+
   /** GetNewOidWithIndex(): the OID counter moves even when the statement later fails, as in PostgreSQL. */
   allocateOid(): number {
     return this.nextOid++;

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { RealClock, VirtualClock, type Clock } from '../clock.js';
 import { SeededRandom } from '../random.js';
 import { startFromDataDirectory } from '../server/start.js';
@@ -14,13 +15,56 @@ import type { ExtensionModule } from '../extensions/extension.js';
 import type { PgErrorFields } from '../errors.js';
 import type { StartupMessage } from '../server/datadir.js';
 import { Trace } from './trace.js';
+import { acquireDataDirectory, releaseDataDirectory } from './datadir-pool.js';
 import type { ReloadResult } from '../server/reload.js';
 import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
-import { inProcessTransport } from '../clients/libpq/transport.js';
+import { inProcessTransport, type ClientTransport } from '../clients/libpq/transport.js';
+import { psycopgConnect, type PsycopgResult } from '../clients/psycopg.js';
+import { EMBEDDED_POSTGRES_BUILD, type LibpqBuild } from '../clients/libpq/connect.js';
+import { DRIVER_PROFILES, driverProfile, type ConnectRequest, type DriverResult } from '../clients/drivers/index.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
 export type ConfValue = string | number | boolean;
+
+/** How TestCluster.connect() runs a client. */
+export interface ClientConnectOptions {
+  /** Overrides the URL's password; null: none anywhere. Default: the URL's, else none. */
+  password?: string | null;
+  /** Every decision the client takes, with the reason and the source line (src/clients/trace.ts). */
+  onTrace?: ClientTraceListener;
+  /** More of the client process's environment (PGSSLMODE, PGSSL, ...). */
+  environ?: Record<string, string>;
+}
+
+export interface PsqlConnectOptions extends ClientConnectOptions {
+  /** psql's password prompt: what the user types (without it psql runs with -w). */
+  prompt?: () => Promise<string | null>;
+  /** The -c command; default `select 1`. */
+  command?: string;
+}
+
+/**
+ * A driver URL as a connection request: postgres://user:password@host:port/db?opt=value, or
+ * jdbc:postgresql://host:port/db?user=...&password=... Query parameters other than user and
+ * password are the driver's options, in its own vocabulary.
+ */
+export function connectRequestFromUrl(url: string, password?: string | null): ConnectRequest {
+  const u = new URL(url.replace(/^jdbc:postgresql:/, 'postgres:'));
+  const q = Object.fromEntries(u.searchParams);
+  const user = decodeURIComponent(u.username) || q.user || 'postgres';
+  const fromUrl = u.password ? decodeURIComponent(u.password) : (q.password ?? null);
+  delete q.user;
+  delete q.password;
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: Number(u.port) || 5432,
+    user,
+    database: decodeURIComponent(u.pathname.slice(1)) || user,
+    password: password === undefined ? fromUrl : password,
+    options: q,
+  };
+}
 
 export interface ClusterOptions {
   /** postgresql.conf as text, or name → value (strings are quoted for you). */
@@ -50,17 +94,34 @@ export class TestCluster {
     readonly dataDirectory: string,
     readonly startupMessages: Array<StartupMessage | PgErrorFields>,
     trace: Trace,
+    /** Hands the data directory back (to the pool, or removes it). */
+    private readonly dispose: () => void,
   ) {
     this.trace = trace;
   }
 
   static async start(opts: ClusterOptions): Promise<TestCluster> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
+    const files: Array<[string, string]> = [
+      ['postgresql.conf', confText(opts.postgresqlConf ?? '')],
+      ['pg_hba.conf', opts.hba.endsWith('\n') ? opts.hba : `${opts.hba}\n`],
+      ['roles.sql', opts.roles ?? ''],
+    ];
+    // Extra files may be ES modules, which Node caches by path: those get a directory of their own.
+    const pooled = Object.keys(opts.files ?? {}).length === 0;
+    let dir: string;
+    if (pooled) {
+      dir = acquireDataDirectory(files);
+    } else {
+      dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
+      try {
+        for (const [name, text] of [...files, ...Object.entries(opts.files ?? {})]) writeFileSync(path.join(dir, name), text);
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+    const dispose = () => (pooled ? releaseDataDirectory(dir) : rmSync(dir, { recursive: true, force: true }));
     try {
-      writeFileSync(path.join(dir, 'postgresql.conf'), confText(opts.postgresqlConf ?? ''));
-      writeFileSync(path.join(dir, 'pg_hba.conf'), opts.hba.endsWith('\n') ? opts.hba : `${opts.hba}\n`);
-      writeFileSync(path.join(dir, 'roles.sql'), opts.roles ?? '');
-      for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(path.join(dir, name), text);
       const clock = opts.clock === undefined || opts.clock === 'virtual' ? new VirtualClock() : opts.clock === 'real' ? new RealClock() : opts.clock;
       let server: PgServer | null = null;
       const trace = new Trace(() => ({ ...server!.settings }));
@@ -68,18 +129,18 @@ export class TestCluster {
         clock,
         random: new SeededRandom(opts.seed ?? 1),
         extraExtensions: opts.extensions ?? [],
+        // A test cluster with ssl on and no certificate of its own uses the development server certificate
+        // (never the development CA for client certificates: set ssl_ca_file for that).
         overrides: {
-          // A test cluster with ssl on and no certificate of its own uses the development server certificate
-          // (never the development CA for client certificates: set ssl_ca_file for that).
           ...(/\bdev_certificates\b/.test(confText(opts.postgresqlConf ?? '')) ? {} : { dev_certificates: 'on' }),
           ...(opts.bootstrapSuperuser !== undefined ? { bootstrap_superuser: opts.bootstrapSuperuser } : {}),
         },
         onEvent: trace.record,
       });
       server = started.server;
-      return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace);
+      return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace, dispose);
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
+      dispose();
       throw err;
     }
   }
@@ -94,6 +155,10 @@ export class TestCluster {
     password?: string; prompt?: () => Promise<string | null>; libpq?: 15 | 16 | 17 | 18; command?: string;
     /** Every decision psql and libpq take, with the reason and the source line (see src/clients/trace.ts). */
     onTrace?: ClientTraceListener;
+    /** More of psql's environment (PGSSLMODE, PGCONNECT_TIMEOUT, ...). */
+    environ?: Record<string, string>;
+    /** How that libpq was built (default: Debian's, with GSSAPI). */
+    build?: LibpqBuild;
   } = {}): Promise<PsqlResult> {
     const full = /\bhost=/.test(conninfo) ? conninfo : `host=127.0.0.1 ${conninfo}`;
     const withRoot = /\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${path.join(DEV_CERTS_DIR, 'ca.crt')}`;
@@ -101,11 +166,63 @@ export class TestCluster {
       { dbname: withRoot, command: opts.command ?? 'select 1', ...(opts.prompt ? { tty: false } : { noPassword: true }) },
       {
         transport: inProcessTransport(this.server), clock: this.clock, random: new SeededRandom(this.clientSeed++), version: opts.libpq ?? 15,
-        environ: opts.password !== undefined ? { PGPASSWORD: opts.password } : {}, homeDir: null, osUser: 'postgres',
+        environ: { ...(opts.password !== undefined ? { PGPASSWORD: opts.password } : {}), ...opts.environ }, homeDir: null, osUser: 'postgres',
         ...(opts.prompt ? { prompt: opts.prompt } : {}),
         ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
+        ...(opts.build ? { build: opts.build } : {}),
       },
     );
+  }
+
+  /**
+   * Any client model against this cluster, in-process, on its clock: psql ('psql' is libpq 15;
+   * 'psql-libpq16', '-17', '-18') or 'psycopg' with a conninfo string, or a driver profile ('pg',
+   * 'pg-libpqcompat', 'postgres.js', 'pgjdbc', 'asyncpg'; see DRIVER_PROFILES) with the URL that
+   * driver takes (`jdbc:postgresql://host/db?sslmode=prefer` for pgjdbc, `postgres://…` for the
+   * others). `password` overrides the URL's; null means none at all. The development CA is
+   * trusted the way each client trusts a private CA (sslrootcert; NODE_EXTRA_CA_CERTS for Node
+   * drivers) unless the URL says otherwise. Returns what the model returns.
+   */
+  connect(client: 'psql' | 'psql-libpq16' | 'psql-libpq17' | 'psql-libpq18', conninfo: string, opts?: PsqlConnectOptions): Promise<PsqlResult>;
+  connect(client: 'psycopg', conninfo: string, opts?: ClientConnectOptions & { keepOpen?: boolean }): Promise<PsycopgResult>;
+  connect(client: string, url: string, opts?: ClientConnectOptions & { keepOpen?: boolean }): Promise<DriverResult>;
+  async connect(client: string, target: string, opts: PsqlConnectOptions & { keepOpen?: boolean } = {}): Promise<PsqlResult | PsycopgResult | DriverResult> {
+    const psql = /^psql(?:-libpq(1[5-8]))?$/.exec(client);
+    if (psql) {
+      const libpq = Number(psql[1] ?? 15) as 15 | 16 | 17 | 18;
+      const { password, ...rest } = opts;
+      // The same libpq as matrix's client of that name (17 and 18: the @embedded-postgres build).
+      return this.psql(target, { ...rest, libpq, ...(libpq >= 17 ? { build: EMBEDDED_POSTGRES_BUILD } : {}), ...(typeof password === 'string' ? { password } : {}) });
+    }
+    const seed = this.clientSeed++;
+    const ca = path.join(DEV_CERTS_DIR, 'ca.crt');
+    if (client === 'psycopg') {
+      const full = /\bhost=/.test(target) ? target : `host=127.0.0.1 ${target}`;
+      const r = await psycopgConnect(/\bsslrootcert=/.test(full) ? full : `${full} sslrootcert=${ca}`, {
+        transport: this.transport(), clock: this.clock, random: new SeededRandom(seed), homeDir: null, osUser: 'postgres',
+        environ: { ...(typeof opts.password === 'string' ? { PGPASSWORD: opts.password } : {}), ...opts.environ },
+        ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
+      });
+      if (r.ok && !opts.keepOpen) await r.connection.close();
+      return r;
+    }
+    const profile = driverProfile(client);
+    if (!profile) throw new Error(`unknown client "${client}": psql, psql-libpq16, psql-libpq17, psql-libpq18, psycopg, ${Object.keys(DRIVER_PROFILES).join(', ')}`);
+    const request = connectRequestFromUrl(target, opts.password);
+    const options = { ...request.options };
+    // pgjdbc and asyncpg read a root certificate file for the verifying modes.
+    if ((profile.name === 'pgjdbc' || profile.name === 'asyncpg') && /^verify-/.test(options.sslmode ?? '') && options.sslrootcert === undefined) options.sslrootcert = ca;
+    return profile.connect({ ...request, options }, {
+      transport: this.transport(), random: new SeededRandom(seed), clock: this.clock,
+      environ: { ...(profile.runtime === 'node' ? { NODE_EXTRA_CA_CERTS: ca } : {}), ...opts.environ },
+      ...(opts.onTrace ? { onTrace: opts.onTrace } : {}),
+    });
+  }
+
+  /** In-process connections to this server; a host name connects as from 127.0.0.1, as the lookup would give. */
+  private transport(): ClientTransport {
+    const base = inProcessTransport(this.server);
+    return { ...base, open: (host, port) => base.open(net.isIP(host) ? host : '127.0.0.1', port) };
   }
 
   /** The client end of a new in-memory connection. */
@@ -145,7 +262,7 @@ export class TestCluster {
     try {
       await this.server.close();
     } finally {
-      rmSync(this.dataDirectory, { recursive: true, force: true });
+      this.dispose();
     }
   }
 }

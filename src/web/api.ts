@@ -4,7 +4,7 @@
  * in this process on virtual time; the page only draws the answers.
  */
 import { MATRIX_CLIENTS } from '../matrix/clients.js';
-import { runMatrix, SSLMODES, PASSWORD_KINDS } from '../matrix/matrix.js';
+import { runMatrix, SSLMODES, PASSWORD_KINDS, type MatrixSslMode } from '../matrix/matrix.js';
 import { StartupError } from '../server/datadir.js';
 import { formatLogRecord } from '../log/index.js';
 import type { PgErrorFields } from '../errors.js';
@@ -66,7 +66,7 @@ function startupLog(messages: ReadonlyArray<{ severity: string; message: string 
   return text.replace(/\/[^"\s]*pg-authsim-(explain|web)-[^/"\s]+/g, '$PGDATA');
 }
 
-export interface MatrixCell { client: string; sslmode: SslMode; password: string; connections: number; hookCalls: string[]; authDelayMs: number; outcome: 'ok' | 'error' }
+export interface MatrixCell { client: string; sslmode: MatrixSslMode; password: string; connections: number; hookCalls: string[]; authDelayMs: number; outcome: 'ok' | 'error' }
 
 export type MatrixResponse = { ok: true; clients: string[]; cells: MatrixCell[]; wallMs: number } | { ok: false; startupLog: string };
 

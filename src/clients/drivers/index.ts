@@ -13,6 +13,13 @@ import { connectPostgresJs } from './postgres-js.js';
 import type { ConnectRequest, DriverEnv, DriverOption, DriverProfile, DriverResult } from './types.js';
 
 export * from './types.js';
+export {
+  runDriver, DriverRun, refusedBeforeConnecting, startupMessage, sourceTable, src, randomOf, readFileOf, environOf,
+  type DriverDefinition, type AttemptSpec, type AttemptEnd, type AuthResponder, type AuthContext, type AuthStep,
+  type Failure, type NextStep, type SslAnswerAction, type EngineStep,
+} from './engine.js';
+export { DriverScram, type DriverScramOptions } from './scram.js';
+export { DriverSocket } from './wire.js';
 export { connectNodePostgres, nodePostgresParams, parseConnectionString, type NodePostgresConfig, type NodePostgresModelOptions, type NodePgSslObject } from './node-postgres.js';
 export { connectPostgresJs, postgresJsParams, type PostgresJsOptions, type PostgresJsModelOptions } from './postgres-js.js';
 export { connectPgjdbc, pgjdbcSslMode, pgjdbcServerMessage, PGJDBC_SSLMODES, type PgjdbcProperties } from './pgjdbc.js';
@@ -60,7 +67,14 @@ function pgProfile(libpqCompat: boolean): DriverProfile {
     aliases: libpqCompat ? ['node-postgres-libpqcompat'] : ['node-postgres'],
     version: 'pg 8.23.1, pg-connection-string 2.14.1',
     source: 'pg-connection-string/index.js parse(); pg/lib/connection-parameters.js; pg/lib/connection.js connect(), upgradeToSSL(); pg/lib/client.js, pg/lib/crypto/sasl.js',
+    runtime: 'node',
     options: pgOptions(libpqCompat),
+    fromLibpq(keyword, value) {
+      if (keyword === 'sslnegotiation') return [['sslnegotiation', value]];
+      // enableChannelBinding uses -PLUS when offered; nothing makes it required.
+      if (keyword === 'channel_binding') return value === 'require' ? null : [['enableChannelBinding', value === 'disable' ? 'false' : 'true']];
+      return null;
+    },
     connect(r: ConnectRequest, env: DriverEnv): Promise<DriverResult> {
       const o = r.options ?? {};
       const params: Array<[string, string]> = [];
@@ -81,6 +95,11 @@ const postgresJsProfile: DriverProfile = {
   aliases: ['postgres', 'postgres-js'],
   version: 'postgres 3.4.9',
   source: 'postgres/src/index.js parseOptions(), parseUrl(); postgres/src/connection.js secure(), connected(), closed(), SASL(), SASLContinue()',
+  runtime: 'node',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return value === 'direct' ? [['sslnegotiation', 'direct']] : value === 'postgres' ? [] : null;
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: ['disable', 'false', 'allow', 'prefer', 'require', 'verify-full'], unset: 'no TLS (ssl: false); PGSSL, not PGSSLMODE, is read',
@@ -104,6 +123,12 @@ const pgjdbcProfile: DriverProfile = {
   aliases: ['jdbc'],
   version: 'pgjdbc 42.7.13',
   source: 'org/postgresql/core/v3/ConnectionFactoryImpl.java openConnectionImpl(), tryConnect(), enableSSL(), doAuthentication(); org/postgresql/jdbc/SslMode.java of(); org/postgresql/ssl/LibPQFactory.java',
+  runtime: 'jvm',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return [['sslNegotiation', value]];
+    if (keyword === 'channel_binding') return [['channelBinding', value]];
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: PGJDBC_SSLMODES, unset: 'prefer (verify-full when ssl=true)',
@@ -138,6 +163,11 @@ const asyncpgProfile: DriverProfile = {
   aliases: [],
   version: 'asyncpg 0.31.0 (same connect logic since 0.27)',
   source: 'asyncpg/connect_utils.py _parse_connect_dsn_and_args(), _connect_addr(), __connect_addr(), TLSUpgradeProto; asyncpg/protocol/coreproto.pyx',
+  runtime: 'python',
+  fromLibpq(keyword, value) {
+    if (keyword === 'sslnegotiation') return value === 'direct' || value === 'postgres' ? [['direct_tls', value === 'direct' ? 'true' : 'false']] : null;
+    return null;
+  },
   options: [
     {
       name: 'sslmode', values: ASYNCPG_SSLMODES, unset: 'PGSSLMODE, else prefer on TCP',

@@ -21,14 +21,13 @@
  */
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { match } from 'ts-pattern';
-import { md5ClientResponse } from '../../auth/secrets.js';
-import { tlsServerEndPointHash } from '../../auth/scram.js';
+import { md5ClientResponse } from '../../common/md5.js';
+import { tlsServerEndPointHash } from '../../common/cert-hash.js';
 import type { ErrorFields, StartupParam } from '../../wire/codec.js';
-import { AttemptLog, environOf, nextAuthEvent, openSocket, randomOf, readFileOf, startupMessage, type AuthEvent } from './exchange.js';
+import { nodeDefaultCa } from '../tls-context.js';
+import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { DriverScram } from './scram.js';
 import type { DriverEnv, DriverError, DriverResult, ReadFile } from './types.js';
-import type { DriverSocket } from './wire.js';
 
 /** The TLS options pg spreads into tls.connect() (the parts the model can carry). */
 export interface NodePgSslObject {
@@ -196,21 +195,49 @@ function sslFromEnvironment(mode: string | undefined): false | true | NodePgSslO
   }
 }
 
-type State =
-  | { s: 'connect' }
-  | { s: 'ssl-request'; sock: DriverSocket }
-  | { s: 'tls'; sock: DriverSocket; sslRequested: boolean }
-  | { s: 'startup'; sock: DriverSocket }
-  | { s: 'auth'; sock: DriverSocket; scram: DriverScram | null }
-  | { s: 'done'; ok: true; sock: DriverSocket }
-  | { s: 'done'; ok: false; error: DriverError; sock: DriverSocket | null; openAfter?: boolean };
-
 const clientError = (message: string): DriverError => ({ message, name: 'Error' });
 
 function databaseError(f: ErrorFields): DriverError {
   return { message: f.message, code: f.code, name: 'DatabaseError' };
 }
 
+const V = 'pg 8.23.1';
+const CLIENT = 'pg/lib/client.js';
+const CONNECTION = 'pg/lib/connection.js';
+/** Where each step lives in pg 8.23.1 (and pg-connection-string 2.14.1). */
+const SOURCES = sourceTable(V, CLIENT, {
+  connect: ['Client._connect', 181],
+  'ssl-request': ['Client._connect', 190],
+  'direct-tls': [CONNECTION, 'Connection.connect', 73],
+  'ssl-answer': [CONNECTION, 'Connection.connect', 81],
+  tls: [CONNECTION, 'Connection.upgradeToSSL', 96],
+  startup: ['Client._connect', 198],
+  'auth-cleartext': ['Client._handleAuthCleartextPassword', 313],
+  'auth-md5': ['Client._handleAuthMD5Password', 319],
+  'auth-sasl': ['Client._handleAuthSASL', 330],
+  'auth-sasl-continue': ['Client._handleAuthSASLContinue', 345],
+  'auth-sasl-final': ['Client._handleAuthSASLFinal', 359],
+  ready: ['Client._handleReadyForQuery', 373],
+  'give-up': ['Client._handleErrorWhileConnecting', 400],
+});
+const PARSE = src('pg-connection-string 2.14.1', 'pg-connection-string/index.js', 'parse', 77);
+
+/** What the ssl setting means, in words: the whole of it, and how the certificate is checked. */
+function sslWords(p: NodePostgresParams, connectionString: string | undefined): { summary: string; check: string } {
+  let mode: string | null = null;
+  try {
+    if (connectionString) mode = new URL(connectionString, 'postgres://base').searchParams.get('sslmode');
+  } catch { /* not a URL: no sslmode */ }
+  const from = mode !== null ? `sslmode=${mode} in the URL` : 'its settings';
+  if (!p.ssl) return { summary: `ssl is off (from ${from}; pg's default is ssl: false)`, check: '' };
+  const o = p.ssl === true ? {} : p.ssl;
+  const check = o.rejectUnauthorized === false ? 'no certificate verification'
+    : o.checkServerIdentity ? 'the CA chain checked, not the host name'
+      : `full verification against ${o.ca ? 'sslrootcert' : "Node's CA store"}`;
+  return { summary: `ssl is on (from ${from}: ${check}), and pg never falls back to plaintext`, check };
+}
+
+/** One Client's connect(): a single TCP connection, no fallback, no retry (Pool does not retry either). */
 export async function connectNodePostgres(
   config: NodePostgresConfig,
   env: DriverEnv,
@@ -222,156 +249,106 @@ export async function connectNodePostgres(
     p = nodePostgresParams(config, env);
   } catch (err) {
     // Thrown by the Client constructor: nothing was sent.
-    return { driver, ok: false, attempts: [], error: clientError((err as Error).message) };
+    return refusedBeforeConnecting(driver, env, clientError((err as Error).message), PARSE);
   }
-  const log = new AttemptLog();
-  const random = randomOf(env);
-  let sslRequested = false;
-  let encryption: 'ssl' | 'plain' = 'plain';
-
-  const step = (st: Exclude<State, { s: 'done' }>): Promise<State> => match(st)
-    .with({ s: 'connect' }, async (): Promise<State> => {
-      const opened = await openSocket(env, p.host, p.port);
-      if (!opened.ok) {
-        log.add('plain', false, 'connect-failed', { message: opened.message });
-        return { s: 'done', ok: false, error: { message: opened.message, code: opened.code, name: 'Error' }, sock: null };
+  const { summary: ssl, check } = sslWords(p, config.connectionString);
+  const openFail = (message: string): Failure<DriverError> => ({ fail: clientError(message), outcome: 'client-error-open', message, socket: 'keep' });
+  const auth: AuthResponder<DriverError> = {
+    cleartext: () => {
+      if (p.password === null) {
+        // connection.password(null): the serializer throws inside a socket 'data' handler, which takes the process down.
+        const message = 'The "string" argument must be of type string or an instance of Buffer or ArrayBuffer. Received null';
+        return { fail: { message, code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }, outcome: 'client-hangup', message, socket: 'destroy', hangUp: 'The server asks for a clear-text password and pg has none: serializing null throws inside the socket handler, and the process dies (the server sees a reset).' };
       }
-      if (!p.ssl) return { s: 'startup', sock: opened.sock };
-      // Direct negotiation starts TLS at once; otherwise SSLRequest first.
-      return p.sslnegotiation === 'direct' ? { s: 'tls', sock: opened.sock, sslRequested: false } : { s: 'ssl-request', sock: opened.sock };
-    })
-    .with({ s: 'ssl-request' }, async ({ sock }): Promise<State> => {
-      sslRequested = true;
-      encryption = 'ssl';
-      sock.send({ type: 'SSLRequest' });
-      const answer = await sock.readByte();
-      // stream.once('data') consumed the whole chunk the answer came in.
-      sock.discardBuffered();
-      if (answer === 0x53) return { s: 'tls', sock, sslRequested: true };
-      if (answer === null) {
-        log.add('ssl', true, 'closed');
-        return { s: 'done', ok: false, error: clientError('Connection terminated unexpectedly'), sock };
+      return { send: [{ type: 'PasswordMessage', password: p.password }], why: 'The server asks for the password in clear text: pg sends it.' };
+    },
+    // postgresMd5PasswordHash(user, password, salt) concatenates password + user: null becomes "null".
+    md5: (_ctx, salt) => ({ send: [{ type: 'PasswordMessage', password: md5ClientResponse(p.user, String(p.password), salt) }], why: 'The server asks for an MD5-hashed password: pg sends md5(md5(password + user) + salt).' }),
+    sasl: (ctx, mechanisms) => {
+      const bind = p.enableChannelBinding && ctx.sslInUse;
+      const candidates = p.enableChannelBinding ? ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] : ['SCRAM-SHA-256'];
+      const mechanism = candidates.find((m) => mechanisms.includes(m));
+      if (!mechanism) return openFail(`SASL: Only mechanism(s) ${candidates.join(' and ')} are supported`);
+      // With enableChannelBinding the stream is passed even in plaintext, so the header says 'y'.
+      const gs2 = mechanism === 'SCRAM-SHA-256-PLUS' ? 'p' : p.enableChannelBinding ? 'y' : 'n';
+      const scram = new DriverScram({
+        mechanism, gs2, username: '*', nonceBytes: 18, saslprep: true, random: ctx.random,
+        ...(bind && mechanism === 'SCRAM-SHA-256-PLUS' && ctx.peerCertificate ? { channelBindingData: tlsServerEndPointHash(ctx.peerCertificate) } : {}),
+      });
+      return {
+        send: [{ type: 'SASLInitialResponse', mechanism, data: scram.clientFirst() }], scram,
+        why: `The server offers ${mechanisms.join(', ')}: pg picks ${mechanism} (${p.enableChannelBinding ? 'enableChannelBinding is on' : 'channel binding only with enableChannelBinding'}), before it has even looked for a password.`,
+      };
+    },
+    saslContinue: (ctx, data) => {
+      if (ctx.scram === null) return openFail('SASL: Last message was not SASLInitialResponse');
+      if (typeof p.password !== 'string') return openFail('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string');
+      if (p.password === '') return openFail('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a non-empty string');
+      const out = ctx.scram.serverFirst(data, p.password);
+      if ('error' in out) {
+        return openFail(out.error === 'nonce'
+          ? 'SASL: SCRAM-SERVER-FIRST-MESSAGE: server nonce does not start with client nonce'
+          : 'SASL: SCRAM-SERVER-FIRST-MESSAGE: message invalid');
       }
-      if (answer === 0x4e) {
-        log.add('ssl', true, 'ssl-refused', { message: 'The server does not support SSL connections' });
-        return { s: 'done', ok: false, error: clientError('The server does not support SSL connections'), sock };
-      }
-      log.add('ssl', true, 'ssl-error-response', { message: 'There was an error establishing an SSL connection' });
-      return { s: 'done', ok: false, error: clientError('There was an error establishing an SSL connection'), sock };
-    })
-    .with({ s: 'tls' }, async ({ sock, sslRequested: requested }): Promise<State> => {
-      encryption = 'ssl';
+      return { send: [{ type: 'SASLResponse', data: out }], why: 'The server sent its SCRAM challenge: pg answers with the proof of the password.' };
+    },
+    saslFinal: (ctx, data) => {
+      if (ctx.scram === null || !ctx.scram.serverFinalVerifies(data)) return openFail('SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match');
+      return { ok: true, why: "The server's SCRAM signature checks out.", scram: null };
+    },
+  };
+  const first: AttemptSpec<DriverError> = {
+    host: p.host,
+    port: p.port,
+    // Direct negotiation starts TLS at once; otherwise SSLRequest first.
+    start: !p.ssl ? 'plain' : p.sslnegotiation === 'direct' ? 'direct-tls' : 'ssl-request',
+    why: !p.ssl ? `${ssl}: pg sends the startup packet in plaintext.`
+      : p.sslnegotiation === 'direct' ? `${ssl}; sslnegotiation=direct: pg starts TLS at once (ALPN postgresql).` : `${ssl}: pg sends SSLRequest first.`,
+    connectFailed: (code, message) => ({ fail: { message, code, name: 'Error' }, outcome: 'connect-failed', message, socket: 'destroy' }),
+    // stream.once('data') consumed the whole chunk the answer came in.
+    discardAfterAnswer: true,
+    sslAnswer: (answer) => {
+      if (answer === 0x53) return { then: 'tls' };
+      if (answer === null) return { then: 'fail', why: 'The server closed the connection instead of answering the SSLRequest.', fail: clientError('Connection terminated unexpectedly'), outcome: 'closed', socket: 'end' };
+      const message = answer === 0x4e ? 'The server does not support SSL connections' : 'There was an error establishing an SSL connection';
+      return {
+        then: 'fail', fail: clientError(message), outcome: answer === 0x4e ? 'ssl-refused' : 'ssl-error-response', message, socket: 'end',
+        why: `The server answered ${answer === 0x4e ? 'N (no SSL)' : 'something other than S or N'}: ${ssl}, so it fails with "${message}".`,
+      };
+    },
+    tls: () => {
       const options: tls.ConnectionOptions = { host: p.host, ...(p.ssl === true || p.ssl === false ? {} : p.ssl) };
       if (p.sslnegotiation === 'direct') options.ALPNProtocols = ['postgresql'];
       // SNI never carries an IP address (RFC 6066).
       if (net.isIP(p.host) === 0) options.servername = p.host;
-      const r = await sock.startTls(options);
-      if (!r.ok) {
-        log.add('ssl', requested, 'tls-failed', { message: r.error.message });
-        return { s: 'done', ok: false, error: { message: r.error.message, code: r.error.code, name: 'Error' }, sock: null };
-      }
-      return { s: 'startup', sock };
-    })
-    .with({ s: 'startup' }, async ({ sock }): Promise<State> => {
+      // No ca of its own: Node's roots plus NODE_EXTRA_CA_CERTS (from the model's environment).
+      if (options.ca === undefined && options.rejectUnauthorized !== false) options.ca = nodeDefaultCa(environOf(env), readFileOf(env));
+      return { options, why: check };
+    },
+    tlsFailed: (e) => ({ fail: { message: e.message, code: e.code, name: 'Error' }, outcome: 'tls-failed', message: e.message, socket: 'destroy' }),
+    startup: () => {
       const params: StartupParam[] = [['user', p.user], ['database', p.database]];
       if (p.applicationName) params.push(['application_name', p.applicationName]);
       // pg-protocol's serializer appends client_encoding after the Client's keys.
       params.push(['client_encoding', 'UTF8']);
-      sock.send(startupMessage(params));
-      return { s: 'auth', sock, scram: null };
-    })
-    .with({ s: 'auth' }, async ({ sock, scram }): Promise<State> => {
-      const ev: AuthEvent = await nextAuthEvent(sock);
-      const rejectOpen = (message: string): State => {
-        log.add(encryption, sslRequested, 'client-error-open', { message });
-        return { s: 'done', ok: false, error: clientError(message), sock, openAfter: true };
-      };
-      return match(ev)
-        .with({ e: 'cleartext' }, (): State => {
-          if (p.password === null) {
-            // connection.password(null): the serializer throws inside a socket 'data' handler, which takes the process down.
-            const message = 'The "string" argument must be of type string or an instance of Buffer or ArrayBuffer. Received null';
-            log.add(encryption, sslRequested, 'client-hangup', { message });
-            sock.destroy();
-            return { s: 'done', ok: false, error: { message, code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }, sock: null };
-          }
-          sock.send({ type: 'PasswordMessage', password: p.password });
-          return { s: 'auth', sock, scram };
-        })
-        .with({ e: 'md5' }, ({ salt }): State => {
-          // postgresMd5PasswordHash(user, password, salt) concatenates password + user: null becomes "null".
-          sock.send({ type: 'PasswordMessage', password: md5ClientResponse(p.user, String(p.password), salt) });
-          return { s: 'auth', sock, scram };
-        })
-        .with({ e: 'sasl' }, ({ mechanisms }): State => {
-          const bind = p.enableChannelBinding && sock.sslInUse;
-          const candidates = p.enableChannelBinding ? ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] : ['SCRAM-SHA-256'];
-          const mechanism = candidates.find((m) => mechanisms.includes(m));
-          if (!mechanism) return rejectOpen(`SASL: Only mechanism(s) ${candidates.join(' and ')} are supported`);
-          // With enableChannelBinding the stream is passed even in plaintext, so the header says 'y'.
-          const gs2 = mechanism === 'SCRAM-SHA-256-PLUS' ? 'p' : p.enableChannelBinding ? 'y' : 'n';
-          const next = new DriverScram({
-            mechanism, gs2, username: '*', nonceBytes: 18, saslprep: true, random,
-            ...(bind && mechanism === 'SCRAM-SHA-256-PLUS' && sock.peerCertificate ? { channelBindingData: tlsServerEndPointHash(sock.peerCertificate) } : {}),
-          });
-          sock.send({ type: 'SASLInitialResponse', mechanism, data: next.clientFirst() });
-          return { s: 'auth', sock, scram: next };
-        })
-        .with({ e: 'sasl-continue' }, ({ data }): State => {
-          if (scram === null) return rejectOpen('SASL: Last message was not SASLInitialResponse');
-          if (typeof p.password !== 'string') return rejectOpen('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string');
-          if (p.password === '') return rejectOpen('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a non-empty string');
-          const out = scram.serverFirst(data, p.password);
-          if ('error' in out) {
-            return rejectOpen(out.error === 'nonce'
-              ? 'SASL: SCRAM-SERVER-FIRST-MESSAGE: server nonce does not start with client nonce'
-              : 'SASL: SCRAM-SERVER-FIRST-MESSAGE: message invalid');
-          }
-          sock.send({ type: 'SASLResponse', data: out });
-          return { s: 'auth', sock, scram };
-        })
-        .with({ e: 'sasl-final' }, ({ data }): State => {
-          if (scram === null || !scram.serverFinalVerifies(data)) return rejectOpen('SASL: SCRAM-SERVER-FINAL-MESSAGE: server signature does not match');
-          return { s: 'auth', sock, scram: null };
-        })
-        .with({ e: 'auth-ok' }, { e: 'info' }, (): State => ({ s: 'auth', sock, scram }))
-        .with({ e: 'ready' }, (): State => {
-          log.add(encryption, sslRequested, 'authenticated');
-          return { s: 'done', ok: true, sock };
-        })
-        .with({ e: 'error' }, ({ fields }): State => {
-          log.add(encryption, sslRequested, 'server-error', { sqlstate: fields.code, message: fields.message });
-          return { s: 'done', ok: false, error: databaseError(fields), sock };
-        })
-        .with({ e: 'eof' }, (): State => {
-          log.add(encryption, sslRequested, 'closed');
-          return { s: 'done', ok: false, error: clientError('Connection terminated unexpectedly'), sock };
-        })
-        .with({ e: 'garbage' }, ({ reason }): State => {
-          log.add(encryption, sslRequested, 'closed', { message: reason });
-          return { s: 'done', ok: false, error: clientError(reason), sock };
-        })
-        .exhaustive();
-    })
-    .exhaustive();
-
-  let state: State = { s: 'connect' };
-  while (state.s !== 'done') state = await step(state);
-
-  const result: DriverResult = { driver, ok: state.ok, attempts: log.attempts };
-  if (state.ok) {
-    if (!opts.keepOpen) await state.sock.terminate();
-    return result;
-  }
-  result.error = state.error;
-  const sock = state.sock;
-  if (sock && state.openAfter) {
-    const policy = opts.afterRejection ?? 'end';
-    if (policy === 'end') await sock.terminate();
-    else if (policy === 'destroy') sock.destroy();
-    else result.openSocket = { end: () => sock.terminate(), destroy: () => sock.destroy() };
-  } else if (sock) {
-    await sock.end();
-  }
-  return result;
+      return params;
+    },
+    auth,
+    serverError: (f) => ({ fail: databaseError(f), outcome: 'server-error', sqlstate: f.code, message: f.message, socket: 'end' }),
+    closed: () => ({ fail: clientError('Connection terminated unexpectedly'), outcome: 'closed', socket: 'end' }),
+    garbage: (reason) => ({ fail: clientError(reason), outcome: 'closed', message: reason, socket: 'end' }),
+  };
+  const after = opts.afterRejection ?? 'end';
+  return runDriver({
+    driver, sources: SOURCES, first,
+    next: (end) => ({
+      stop: true,
+      why: end.failure.outcome === 'client-error-open'
+        ? `connect() rejects (${end.failure.message}) but the socket stays open; the application then ${after === 'end' ? 'calls client.end() (Terminate, then FIN)' : after === 'destroy' ? 'exits (the socket is reset)' : 'does nothing, so the server waits until authentication_timeout'}.`
+        : 'pg never retries and never falls back: connect() rejects with this error.',
+    }),
+    report: (e) => e,
+    ...(opts.keepOpen ? { keepOpen: true } : {}),
+    afterRejection: after,
+  }, env);
 }

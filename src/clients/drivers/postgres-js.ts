@@ -20,13 +20,12 @@
  */
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { match } from 'ts-pattern';
-import { md5ClientResponse } from '../../auth/secrets.js';
+import { md5ClientResponse } from '../../common/md5.js';
 import type { StartupParam } from '../../wire/codec.js';
-import { AttemptLog, environOf, nextAuthEvent, openSocket, randomOf, startupMessage, type AuthEvent } from './exchange.js';
+import { nodeDefaultCa } from '../tls-context.js';
+import { environOf, readFileOf, refusedBeforeConnecting, runDriver, sourceTable, src, type AttemptSpec, type AuthResponder, type Failure } from './engine.js';
 import { DriverScram } from './scram.js';
-import type { DriverEnv, DriverError, DriverResult, Encryption } from './types.js';
-import type { DriverSocket } from './wire.js';
+import type { DriverEnv, DriverError, DriverResult } from './types.js';
 
 export type PostgresJsSsl = boolean | string | (tls.ConnectionOptions & Record<string, unknown>);
 
@@ -102,16 +101,32 @@ export function postgresJsParams(url: string | null, o: PostgresJsOptions, env: 
   return { host, port, user, database, pass, ssl, sslnegotiation, connection: Object.entries(connection) };
 }
 
-type State =
-  | { s: 'connect' }
-  | { s: 'ssl-request'; sock: DriverSocket }
-  | { s: 'tls'; sock: DriverSocket; sslRequested: boolean }
-  | { s: 'startup'; sock: DriverSocket; encryption: Encryption; sslRequested: boolean }
-  | { s: 'auth'; sock: DriverSocket; encryption: Encryption; sslRequested: boolean; scram: DriverScram | null }
-  /** closed(): the first query is still pending, so connect() runs again at once. */
-  | { s: 'reconnect' }
-  | { s: 'done'; ok: true; sock: DriverSocket }
-  | { s: 'done'; ok: false; error: DriverError };
+const V = 'postgres 3.4.9';
+const CONN = 'postgres/src/connection.js';
+/** Where each step lives in postgres 3.4.9. */
+const SOURCES = sourceTable(V, CONN, {
+  connect: ['connect', 354],
+  'ssl-request': ['secure', 268],
+  'direct-tls': ['secure', 267],
+  'ssl-answer': ['secure', 271],
+  tls: ['secure', 284],
+  startup: ['connected', 374],
+  'auth-cleartext': ['AuthenticationCleartextPassword', 686],
+  'auth-md5': ['AuthenticationMD5Password', 693],
+  'auth-sasl': ['SASL', 707],
+  'auth-sasl-continue': ['SASLContinue', 714],
+  'auth-sasl-final': ['SASLFinal', 741],
+  ready: ['ReadyForQuery', 535],
+  'server-error': ['ErrorResponse', 812],
+  retry: ['closed', 450],
+  'give-up': ['errored', 390],
+});
+const PARSE = src(V, 'postgres/src/index.js', 'parseOptions', 443);
+
+/** A close before any ErrorResponse: the first query is still pending, so connect() runs again. */
+type Silent = { silent: true };
+type PgjsFailure = DriverError | Silent;
+const isSilent = (f: PgjsFailure): f is Silent => 'silent' in f;
 
 export async function connectPostgresJs(
   url: string | null,
@@ -124,122 +139,89 @@ export async function connectPostgresJs(
   try {
     p = postgresJsParams(url, options, env);
   } catch (err) {
-    return { driver, ok: false, attempts: [], error: { message: (err as Error).message, name: (err as Error).name } };
+    return refusedBeforeConnecting(driver, env, { message: (err as Error).message, name: (err as Error).name }, PARSE);
   }
-  const log = new AttemptLog();
-  const random = randomOf(env);
   const stormLimit = opts.stormLimit ?? 5;
-  let silentCloses = 0;
-
-  const silentClose = (encryption: Encryption, sslRequested: boolean, sock: DriverSocket): State => {
-    log.add(encryption, sslRequested, 'closed');
-    sock.destroy();
-    return { s: 'reconnect' };
+  const silentClose: Failure<PgjsFailure> = { fail: { silent: true }, outcome: 'closed', socket: 'destroy' };
+  const sslText = p.ssl === false ? 'ssl: false' : `ssl: ${typeof p.ssl === 'object' ? 'an options object' : JSON.stringify(p.ssl)}`;
+  const verify = p.ssl === 'require' || p.ssl === 'allow' || p.ssl === 'prefer' ? 'rejectUnauthorized: false, no verification'
+    : typeof p.ssl === 'object' ? 'the ssl object spread into tls.connect()' : "Node's default verification";
+  const auth: AuthResponder<PgjsFailure> = {
+    cleartext: () => ({ send: [{ type: 'PasswordMessage', password: p.pass }], why: `The server asks for the password in clear text: postgres.js sends it${p.pass === '' ? " (an empty one: the password defaults to '')" : ''}.` }),
+    md5: (_ctx, salt) => ({ send: [{ type: 'PasswordMessage', password: md5ClientResponse(p.user, p.pass, salt) }], why: 'The server asks for an MD5-hashed password: postgres.js sends md5(md5(password + user) + salt).' }),
+    // The server's list is not looked at.
+    sasl: (ctx) => {
+      const scram = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: '*', nonceBytes: 18, saslprep: false, random: ctx.random });
+      return { send: [{ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: scram.clientFirst() }], scram, why: 'postgres.js always answers SASL with SCRAM-SHA-256, whatever the server offers (no channel binding).' };
+    },
+    saslContinue: (ctx, data) => {
+      const out = ctx.scram?.serverFirst(data, p.pass);
+      // Only a server that is not PostgreSQL sends an unusable server-first message.
+      if (!out || 'error' in out) return silentClose;
+      return { send: [{ type: 'SASLResponse', data: out }], why: `The server sent its SCRAM challenge: postgres.js answers with a proof of ${p.pass === '' ? "the empty password (it has none, and '' is its default)" : 'the password'}.` };
+    },
+    saslFinal: (ctx, data) => {
+      if (ctx.scram?.serverFinalVerifies(data)) return { ok: true, why: "The server's SCRAM signature checks out.", scram: null };
+      return {
+        fail: { message: 'SASL_SIGNATURE_MISMATCH: The server did not return the correct signature', code: 'SASL_SIGNATURE_MISMATCH', name: 'Error' },
+        outcome: 'client-hangup', message: 'The server did not return the correct signature', socket: 'destroy',
+      };
+    },
   };
-
-  const step = (st: Exclude<State, { s: 'done' }>): Promise<State> => match(st)
-    .with({ s: 'connect' }, async (): Promise<State> => {
-      const opened = await openSocket(env, p.host, p.port);
-      if (!opened.ok) {
-        log.add('plain', false, 'connect-failed', { message: opened.message });
-        return { s: 'done', ok: false, error: { message: opened.message, code: opened.code, name: 'Error' } };
-      }
-      if (!p.ssl) return { s: 'startup', sock: opened.sock, encryption: 'plain', sslRequested: false };
-      return p.sslnegotiation === 'direct' ? { s: 'tls', sock: opened.sock, sslRequested: false } : { s: 'ssl-request', sock: opened.sock };
-    })
-    .with({ s: 'reconnect' }, async (): Promise<State> => {
-      silentCloses++;
-      if (silentCloses >= stormLimit) {
-        return {
-          s: 'done', ok: false,
-          error: { message: `postgres.js reconnects without limit after a silent close while connecting (model stopped after ${silentCloses} connections)`, code: 'RECONNECT_STORM', name: 'Error' },
-        };
-      }
-      return { s: 'connect' };
-    })
-    .with({ s: 'ssl-request' }, async ({ sock }): Promise<State> => {
-      sock.send({ type: 'SSLRequest' });
-      const answer = await sock.readByte();
+  const spec: AttemptSpec<PgjsFailure> = {
+    host: p.host,
+    port: p.port,
+    start: !p.ssl ? 'plain' : p.sslnegotiation === 'direct' ? 'direct-tls' : 'ssl-request',
+    why: !p.ssl ? `${sslText} (postgres.js reads PGSSL, not PGSSLMODE): the startup packet goes in plaintext.`
+      : p.sslnegotiation === 'direct' ? `${sslText}, sslnegotiation=direct: postgres.js starts TLS at once (ALPN postgresql).`
+        : `${sslText}: postgres.js sends SSLRequest and only checks whether the first byte of the answer is S.`,
+    connectFailed: (code, message) => ({ fail: { message, code, name: 'Error' }, outcome: 'connect-failed', message, socket: 'destroy' }),
+    // socket.once('data') took the whole first chunk: whatever followed the answer byte (an 'E' error's text) is gone.
+    discardAfterAnswer: true,
+    sslAnswer: (answer) => {
       // No answer at all: 'data' never comes, 'close' does, with the query still pending.
-      if (answer === null) return silentClose('ssl', true, sock);
-      // socket.once('data') took the whole first chunk: whatever followed the answer byte (an 'E' error's text) is gone.
-      sock.discardBuffered();
-      if (answer !== 0x53 && p.ssl === 'prefer') return { s: 'startup', sock, encryption: 'plain', sslRequested: true };
-      return { s: 'tls', sock, sslRequested: true };
-    })
-    .with({ s: 'tls' }, async ({ sock, sslRequested }): Promise<State> => {
-      const options: tls.ConnectionOptions = {};
-      if (net.isIP(p.host) === 0) options.servername = p.host;
-      if (p.sslnegotiation === 'direct') options.ALPNProtocols = ['postgresql'];
-      if (p.ssl === 'require' || p.ssl === 'allow' || p.ssl === 'prefer') options.rejectUnauthorized = false;
-      else if (typeof p.ssl === 'object') Object.assign(options, p.ssl);
-      const r = await sock.startTls(options);
-      if (!r.ok) {
-        // The socket's 'error' settles the query before 'close' can reconnect.
-        log.add('ssl', sslRequested, 'tls-failed', { message: r.error.message });
-        return { s: 'done', ok: false, error: { message: r.error.message, code: r.error.code, name: 'Error' } };
-      }
-      return { s: 'startup', sock, encryption: 'ssl', sslRequested };
-    })
-    .with({ s: 'startup' }, async ({ sock, encryption, sslRequested }): Promise<State> => {
+      if (answer === null) return { then: 'fail', why: 'The server closed the connection instead of answering the SSLRequest.', ...silentClose };
+      if (answer === 0x53) return { then: 'tls' };
+      if (p.ssl === 'prefer') return { then: 'plaintext', why: `The server did not answer S, and ${sslText} goes on in plaintext on the same socket.` };
+      return { then: 'tls-anyway', why: `The server did not answer S, but postgres.js only falls back under ssl: 'prefer': with ${sslText} it starts the TLS handshake anyway.` };
+    },
+    tls: () => {
+      const o: tls.ConnectionOptions = {};
+      if (net.isIP(p.host) === 0) o.servername = p.host;
+      if (p.sslnegotiation === 'direct') o.ALPNProtocols = ['postgresql'];
+      if (p.ssl === 'require' || p.ssl === 'allow' || p.ssl === 'prefer') o.rejectUnauthorized = false;
+      else if (typeof p.ssl === 'object') Object.assign(o, p.ssl);
+      // No ca of its own: Node's roots plus NODE_EXTRA_CA_CERTS (from the model's environment).
+      if (o.ca === undefined && o.rejectUnauthorized !== false) o.ca = nodeDefaultCa(environOf(env), readFileOf(env));
+      return { options: o, why: verify };
+    },
+    // The socket's 'error' settles the query before 'close' can reconnect.
+    tlsFailed: (e) => ({ fail: { message: e.message, code: e.code, name: 'Error' }, outcome: 'tls-failed', message: e.message, socket: 'destroy' }),
+    startup: () => {
       // Object.assign({ user, database, client_encoding }, connection): an override keeps its place; empty values are dropped.
       const merged = new Map<string, string>([['user', p.user], ['database', p.database], ['client_encoding', 'UTF8']]);
       for (const [k, v] of p.connection) merged.set(k, v);
-      sock.send(startupMessage([...merged].filter(([, v]) => v !== '')));
-      return { s: 'auth', sock, encryption, sslRequested, scram: null };
-    })
-    .with({ s: 'auth' }, async ({ sock, encryption, sslRequested, scram }): Promise<State> => {
-      const ev: AuthEvent = await nextAuthEvent(sock);
-      const again = (next: DriverScram | null = scram): State => ({ s: 'auth', sock, encryption, sslRequested, scram: next });
-      return match(ev)
-        .with({ e: 'cleartext' }, (): State => {
-          sock.send({ type: 'PasswordMessage', password: p.pass });
-          return again();
-        })
-        .with({ e: 'md5' }, ({ salt }): State => {
-          sock.send({ type: 'PasswordMessage', password: md5ClientResponse(p.user, p.pass, salt) });
-          return again();
-        })
-        .with({ e: 'sasl' }, (): State => {
-          // The server's list is not looked at.
-          const next = new DriverScram({ mechanism: 'SCRAM-SHA-256', gs2: 'n', username: '*', nonceBytes: 18, saslprep: false, random });
-          sock.send({ type: 'SASLInitialResponse', mechanism: 'SCRAM-SHA-256', data: next.clientFirst() });
-          return again(next);
-        })
-        .with({ e: 'sasl-continue' }, ({ data }): State => {
-          const out = scram?.serverFirst(data, p.pass);
-          // Only a server that is not PostgreSQL sends an unusable server-first message.
-          if (!out || 'error' in out) return silentClose(encryption, sslRequested, sock);
-          sock.send({ type: 'SASLResponse', data: out });
-          return again();
-        })
-        .with({ e: 'sasl-final' }, ({ data }): State => {
-          if (scram?.serverFinalVerifies(data)) return again(null);
-          log.add(encryption, sslRequested, 'client-hangup', { message: 'The server did not return the correct signature' });
-          sock.destroy();
-          return { s: 'done', ok: false, error: { message: 'SASL_SIGNATURE_MISMATCH: The server did not return the correct signature', code: 'SASL_SIGNATURE_MISMATCH', name: 'Error' } };
-        })
-        .with({ e: 'auth-ok' }, { e: 'info' }, (): State => again())
-        .with({ e: 'ready' }, (): State => {
-          log.add(encryption, sslRequested, 'authenticated');
-          return { s: 'done', ok: true, sock };
-        })
-        .with({ e: 'error' }, ({ fields }): State => {
-          log.add(encryption, sslRequested, 'server-error', { sqlstate: fields.code, message: fields.message });
-          void sock.end();
-          return { s: 'done', ok: false, error: { message: fields.message, code: fields.code, name: 'PostgresError' } };
-        })
-        .with({ e: 'eof' }, { e: 'garbage' }, (): State => silentClose(encryption, sslRequested, sock))
-        .exhaustive();
-    })
-    .exhaustive();
-
-  let state: State = { s: 'connect' };
-  while (state.s !== 'done') state = await step(state);
-
-  if (state.ok) {
-    if (!opts.keepOpen) await state.sock.terminate();
-    return { driver, ok: true, attempts: log.attempts };
-  }
-  return { driver, ok: false, attempts: log.attempts, error: state.error };
+      return [...merged].filter(([, v]) => v !== '');
+    },
+    auth,
+    serverError: (f) => ({ fail: { message: f.message, code: f.code, name: 'PostgresError' }, outcome: 'server-error', sqlstate: f.code, message: f.message, socket: 'end-async' }),
+    closed: () => silentClose,
+    garbage: () => silentClose,
+  };
+  return runDriver<PgjsFailure>({
+    driver, sources: SOURCES, first: spec,
+    next: (end, history) => {
+      if (!isSilent(end.failure.fail)) return { stop: true, why: 'An error settles the pending query: postgres.js reports it and does not reconnect.' };
+      const closes = history.length;
+      if (closes >= stormLimit) {
+        return {
+          stop: true, why: `postgres.js would go on reconnecting without limit; the model stops after ${closes} connections.`,
+          fail: { message: `postgres.js reconnects without limit after a silent close while connecting (model stopped after ${closes} connections)`, code: 'RECONNECT_STORM', name: 'Error' },
+        };
+      }
+      return { retry: spec, why: 'The server closed the connection without an error while the first query was still pending: closed() calls connect() again at once, with no limit and no delay.' };
+    },
+    report: (f) => (isSilent(f) ? { message: 'connection closed', name: 'Error' } : f),
+    ...(opts.keepOpen ? { keepOpen: true } : {}),
+  }, env);
 }

@@ -5,8 +5,8 @@
  */
 import type { Random } from '../../random.js';
 import {
-  hmacSha256, pgB64Decode, scramClientKey, scramPreparePassword, scramSaltedPassword, scramServerKey, sha256, xorBuffers,
-} from '../../auth/scram-common.js';
+  hmacSha256, pgB64Decode, scramClientKey, scramPreparePassword, scramSaltedPasswordCached, scramServerKey, sha256, xorBuffers,
+} from '../../common/scram-common.js';
 
 export interface DriverScramOptions {
   mechanism: string;
@@ -61,7 +61,7 @@ export class DriverScram {
       : Buffer.from(this.gs2Header, 'utf8');
     this.clientFinalWithoutProof = `c=${cbindInput.toString('base64')},r=${nonce}`;
     const pw = this.o.saslprep ? scramPreparePassword(password) : Buffer.from(password, 'utf8');
-    this.saltedPassword = scramSaltedPassword(pw, salt, iterations);
+    this.saltedPassword = scramSaltedPasswordCached(pw, salt, iterations);
     const clientKey = scramClientKey(this.saltedPassword);
     const proof = xorBuffers(clientKey, hmacSha256(sha256(clientKey), this.authMessage()));
     return Buffer.from(`${this.clientFinalWithoutProof},p=${proof.toString('base64')}`, 'utf8');

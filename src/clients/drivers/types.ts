@@ -4,8 +4,10 @@
  * client-side refusals), so the server side can count TCP connections and
  * ClientAuthentication_hook calls per driver without the driver installed.
  */
+import type { Clock } from '../../clock.js';
 import type { Random } from '../../random.js';
 import type { ClientTransport } from '../libpq/transport.js';
+import type { ClientTraceListener } from '../trace.js';
 
 export type { ClientTransport } from '../libpq/transport.js';
 
@@ -80,6 +82,14 @@ export interface DriverEnv {
   homeDir?: string | null;
   /** Default: node:fs, null when missing. */
   readFile?: ReadFile;
+  /** Time stamps of trace events (the server's clock in-process). Default: real time. */
+  clock?: Clock;
+  /**
+   * Told every decision the driver takes (open a connection, ask for SSL, go on in plaintext,
+   * answer an authentication request, retry, give up), with the reason and the line of the
+   * driver's own source it follows. `client` is the profile name.
+   */
+  onTrace?: ClientTraceListener;
 }
 
 /** One option of a driver's vocabulary, for `pg-authsim matrix --client NAME`. */
@@ -110,6 +120,14 @@ export interface DriverProfile {
   version: string;
   /** Where its behaviour comes from (driver source files/functions). */
   source: string;
+  /** What the driver runs on: 'node' drivers trust NODE_EXTRA_CA_CERTS (from DriverEnv.environ). */
+  runtime?: 'node' | 'jvm' | 'python' | 'go';
   options: readonly DriverOption[];
+  /**
+   * The driver's equivalent of a libpq connection option (sslnegotiation, channel_binding,
+   * gssencmode, ...): options in its own vocabulary (none when the default already is the
+   * same), or null when it has no equivalent.
+   */
+  fromLibpq?(keyword: string, value: string): Array<[string, string]> | null;
   connect(request: ConnectRequest, env: DriverEnv): Promise<DriverResult>;
 }

@@ -7,6 +7,7 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { MessageReader } from '../../wire/reader.js';
+import { withSharedContext } from '../tls-context.js';
 import { decodeBackend, encodeFrontend, WireDecodeError, type FramedBackendMessage, type FrontendMessage } from '../../wire/codec.js';
 
 export type Incoming =
@@ -79,7 +80,7 @@ export class DriverSocket {
     // Anything the server sent after its 'S' belongs to the TLS layer.
     if (leftover.length > 0) raw.unshift(leftover);
     return new Promise((resolve) => {
-      const socket = tls.connect({ ...options, socket: raw as net.Socket });
+      const socket = tls.connect({ ...withSharedContext(options), socket: raw as net.Socket });
       let settled = false;
       const done = (r: TlsResult) => {
         if (settled) return;
@@ -101,7 +102,7 @@ export class DriverSocket {
         resolve(r);
       };
       const onSecure = () => {
-        const der = socket.getPeerCertificate(true)?.raw;
+        const der = socket.getPeerCertificate(false)?.raw;
         done({ ok: true, peerCertificate: der ?? null });
       };
       const onError = (error: Error) => done({ ok: false, error });

@@ -3,10 +3,10 @@
  * libpq's fe-auth.c, for the versions modelled. Pure: given an AuthenticationRequest it
  * returns the messages to send or libpq's error text; the caller does the I/O.
  */
-import { createHash } from 'node:crypto';
 import type { Random } from '../../random.js';
-import { ScramClient, ScramClientError, selectSaslMechanism } from '../../auth/scram-client.js';
-import { SCRAM_SHA_256_PLUS_NAME } from '../../auth/scram-common.js';
+import { ScramClient, ScramClientError, selectSaslMechanism } from './scram-client.js';
+import { SCRAM_SHA_256_PLUS_NAME } from '../../common/scram-common.js';
+import { md5ClientResponse } from '../../common/md5.js';
 import { encodeFrontend, type FrontendMessage } from '../../wire/codec.js';
 import type { ConnOptions } from '../conninfo.js';
 import { NO_PASSWORD_SUPPLIED } from './messages.js';
@@ -30,9 +30,7 @@ export type AuthStep =
 
 /** md5 + md5hex(md5hex(password ‖ user) ‖ salt), as pg_password_sendauth builds it. */
 export function md5PasswordResponse(password: string, user: string, salt: Buffer): string {
-  const inner = createHash('md5').update(Buffer.from(password, 'utf8')).update(Buffer.from(user, 'utf8')).digest('hex');
-  const outer = createHash('md5').update(Buffer.from(inner, 'latin1')).update(salt).digest('hex');
-  return `md5${outer}`;
+  return md5ClientResponse(user, password, salt);
 }
 
 /**

@@ -24,7 +24,7 @@ import type * as tls from 'node:tls';
 import { match } from 'ts-pattern';
 import type { Clock } from '../../clock.js';
 import type { Random } from '../../random.js';
-import { tlsServerEndPointHash } from '../../auth/scram.js';
+import { tlsServerEndPointHash } from '../../common/cert-hash.js';
 import { PG_PROTOCOL_3_0, protocolVersionOf, type StartupParam } from '../../wire/messages.js';
 import { decodeBackend, WireDecodeError } from '../../wire/codec.js';
 import { libpqOptions, DEF_PGPORT_STR, type ConnHost, type ConnOptions } from '../conninfo.js';

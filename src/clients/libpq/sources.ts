@@ -20,7 +20,7 @@ export type LibpqRule =
   | 'ssl-accepted' | 'ssl-refused-continue' | 'ssl-refused-required' | 'ssl-error-response'
   | 'tls-failed-retry' | 'tls-failed'
   | 'server-error-next-host' | 'server-error-retry-allow' | 'server-error-retry-prefer' | 'server-error-fail'
-  | 'sendauth' | 'sendauth-failed' | 'sasl-init' | 'sasl-plus' | 'sasl-plain' | 'sasl-continue' | 'password-sendauth'
+  | 'sendauth-failed' | 'sasl-plus' | 'sasl-plain' | 'sasl-continue' | 'password-sendauth'
   | 'sasl-no-password' | 'password-no-password' | 'check-expected-areq'
   | 'appname-retry' | 'after-auth-error' | 'target-mismatch' | 'connected'
   /** The error_return label: any other failure ends the connection attempt here. */
@@ -29,163 +29,60 @@ export type LibpqRule =
 const FE_CONNECT = 'src/interfaces/libpq/fe-connect.c';
 const FE_AUTH = 'src/interfaces/libpq/fe-auth.c';
 
-type Where = readonly [file: string, fn: string, line: number, version?: string];
+/** Which release each major's line numbers were read in. */
+const READ_AT: Record<LibpqMajor, string> = { 15: 'libpq 15.1', 16: 'libpq 16.6', 17: 'libpq 17.2', 18: 'libpq 18.4' };
+const MAJORS = [15, 16, 17, 18] as const;
 
-const BY_MAJOR: Record<LibpqMajor, { version: string; rules: Record<LibpqRule, Where> }> = {
-  15: {
-    version: 'libpq 15.1',
-    rules: {
-      connect: [FE_CONNECT, 'PQconnectPoll', 2721],
-      'connect-failed': [FE_CONNECT, 'PQconnectPoll', 2756],
-      timeout: [FE_CONNECT, 'connectDBComplete', 2223],
-      'ssl-request': [FE_CONNECT, 'PQconnectPoll', 2955],
-      'direct-ssl': [FE_CONNECT, 'PQconnectPoll', 2955],
-      'send-startup': [FE_CONNECT, 'PQconnectPoll', 2972],
-      'ssl-accepted': [FE_CONNECT, 'PQconnectPoll', 3041],
-      'ssl-refused-continue': [FE_CONNECT, 'PQconnectPoll', 3069],
-      'ssl-refused-required': [FE_CONNECT, 'PQconnectPoll', 3066],
-      'ssl-error-response': [FE_CONNECT, 'PQconnectPoll', 3395, 'libpq 16.6 (the CVE-2024-10977 fix, also in 15.10+)'],
-      'tls-failed-retry': [FE_CONNECT, 'PQconnectPoll', 3128],
-      'tls-failed': [FE_CONNECT, 'PQconnectPoll', 3138],
-      'server-error-next-host': [FE_CONNECT, 'PQconnectPoll', 3380],
-      'server-error-retry-allow': [FE_CONNECT, 'PQconnectPoll', 3410],
-      'server-error-retry-prefer': [FE_CONNECT, 'PQconnectPoll', 3425],
-      'server-error-fail': [FE_CONNECT, 'PQconnectPoll', 3437],
-      sendauth: [FE_CONNECT, 'PQconnectPoll', 3458],
-      'sendauth-failed': [FE_CONNECT, 'PQconnectPoll', 3464],
-      'sasl-init': [FE_AUTH, 'pg_SASL_init', 417],
-      'sasl-plus': [FE_AUTH, 'pg_SASL_init', 486],
-      'sasl-plain': [FE_AUTH, 'pg_SASL_init', 523],
-      'sasl-continue': [FE_AUTH, 'pg_SASL_continue', 633],
-      'password-sendauth': [FE_AUTH, 'pg_password_sendauth', 771],
-      'sasl-no-password': [FE_AUTH, 'pg_SASL_init', 560],
-      'password-no-password': [FE_AUTH, 'pg_fe_sendauth', 1040],
-      'check-expected-areq': [FE_AUTH, 'check_expected_areq', 845],
-      'appname-retry': [FE_CONNECT, 'PQconnectPoll', 3540],
-      'after-auth-error': [FE_CONNECT, 'PQconnectPoll', 3555],
-      'target-mismatch': [FE_CONNECT, 'PQconnectPoll', 3623],
-      connected: [FE_CONNECT, 'PQconnectPoll', 3696],
-      'error-return': [FE_CONNECT, 'PQconnectPoll', 3862],
-    },
-  },
-  16: {
-    version: 'libpq 16.6',
-    rules: {
-      connect: [FE_CONNECT, 'PQconnectPoll', 3043],
-      'connect-failed': [FE_CONNECT, 'PQconnectPoll', 3078],
-      timeout: [FE_CONNECT, 'connectDBComplete', 2504],
-      'ssl-request': [FE_CONNECT, 'PQconnectPoll', 3271],
-      'direct-ssl': [FE_CONNECT, 'PQconnectPoll', 3271],
-      'send-startup': [FE_CONNECT, 'PQconnectPoll', 3287],
-      'ssl-accepted': [FE_CONNECT, 'PQconnectPoll', 3354],
-      'ssl-refused-continue': [FE_CONNECT, 'PQconnectPoll', 3381],
-      'ssl-refused-required': [FE_CONNECT, 'PQconnectPoll', 3378],
-      'ssl-error-response': [FE_CONNECT, 'PQconnectPoll', 3395],
-      'tls-failed-retry': [FE_CONNECT, 'PQconnectPoll', 3434],
-      'tls-failed': [FE_CONNECT, 'PQconnectPoll', 3444],
-      'server-error-next-host': [FE_CONNECT, 'PQconnectPoll', 3712],
-      'server-error-retry-allow': [FE_CONNECT, 'PQconnectPoll', 3742],
-      'server-error-retry-prefer': [FE_CONNECT, 'PQconnectPoll', 3757],
-      'server-error-fail': [FE_CONNECT, 'PQconnectPoll', 3769],
-      sendauth: [FE_CONNECT, 'PQconnectPoll', 3802],
-      'sendauth-failed': [FE_CONNECT, 'PQconnectPoll', 3808],
-      'sasl-init': [FE_AUTH, 'pg_SASL_init', 422],
-      'sasl-plus': [FE_AUTH, 'pg_SASL_init', 489],
-      'sasl-plain': [FE_AUTH, 'pg_SASL_init', 524],
-      'sasl-continue': [FE_AUTH, 'pg_SASL_continue', 628],
-      'password-sendauth': [FE_AUTH, 'pg_password_sendauth', 702],
-      'sasl-no-password': [FE_AUTH, 'pg_SASL_init', 559],
-      'password-no-password': [FE_AUTH, 'pg_fe_sendauth', 1102],
-      'check-expected-areq': [FE_AUTH, 'check_expected_areq', 803],
-      'appname-retry': [FE_CONNECT, 'PQconnectPoll', 3883],
-      'after-auth-error': [FE_CONNECT, 'PQconnectPoll', 3898],
-      'target-mismatch': [FE_CONNECT, 'PQconnectPoll', 3964],
-      connected: [FE_CONNECT, 'PQconnectPoll', 4035],
-      'error-return': [FE_CONNECT, 'PQconnectPoll', 4196],
-    },
-  },
-  // 17 and 18: the retry decisions are connection_failed() / encryption_negotiation_failed(),
-  // reached through the CONNECTION_FAILED() and ENCRYPTION_NEGOTIATION_FAILED() macros; the
-  // lines are those call sites in PQconnectPoll.
-  17: {
-    version: 'libpq 17.2',
-    rules: {
-      connect: [FE_CONNECT, 'PQconnectPoll', 3168],
-      'connect-failed': [FE_CONNECT, 'PQconnectPoll', 3203],
-      timeout: [FE_CONNECT, 'pqConnectDBComplete', 2554],
-      'ssl-request': [FE_CONNECT, 'PQconnectPoll', 3377],
-      'direct-ssl': [FE_CONNECT, 'PQconnectPoll', 3390],
-      'send-startup': [FE_CONNECT, 'PQconnectPoll', 3426],
-      'ssl-accepted': [FE_CONNECT, 'PQconnectPoll', 3494],
-      'ssl-refused-continue': [FE_CONNECT, 'encryption_negotiation_failed', 4356],
-      'ssl-refused-required': [FE_CONNECT, 'PQconnectPoll', 3509],
-      'ssl-error-response': [FE_CONNECT, 'PQconnectPoll', 3519],
-      'tls-failed-retry': [FE_CONNECT, 'PQconnectPoll', 3566],
-      'tls-failed': [FE_CONNECT, 'PQconnectPoll', 3566],
-      'server-error-next-host': [FE_CONNECT, 'PQconnectPoll', 3832],
-      'server-error-retry-allow': [FE_CONNECT, 'PQconnectPoll', 3841],
-      'server-error-retry-prefer': [FE_CONNECT, 'PQconnectPoll', 3841],
-      'server-error-fail': [FE_CONNECT, 'PQconnectPoll', 3841],
-      sendauth: [FE_CONNECT, 'PQconnectPoll', 3874],
-      'sendauth-failed': [FE_CONNECT, 'PQconnectPoll', 3880],
-      'sasl-init': [FE_AUTH, 'pg_SASL_init', 422],
-      'sasl-plus': [FE_AUTH, 'pg_SASL_init', 487],
-      'sasl-plain': [FE_AUTH, 'pg_SASL_init', 523],
-      'sasl-continue': [FE_AUTH, 'pg_SASL_continue', 628],
-      'password-sendauth': [FE_AUTH, 'pg_password_sendauth', 700],
-      'sasl-no-password': [FE_AUTH, 'pg_SASL_init', 559],
-      'password-no-password': [FE_AUTH, 'pg_fe_sendauth', 1101],
-      'check-expected-areq': [FE_AUTH, 'check_expected_areq', 802],
-      'appname-retry': [FE_CONNECT, 'PQconnectPoll', 3955],
-      'after-auth-error': [FE_CONNECT, 'PQconnectPoll', 3970],
-      'target-mismatch': [FE_CONNECT, 'PQconnectPoll', 4036],
-      connected: [FE_CONNECT, 'PQconnectPoll', 4113],
-      'error-return': [FE_CONNECT, 'PQconnectPoll', 4274],
-    },
-  },
-  18: {
-    version: 'libpq 18.4',
-    rules: {
-      connect: [FE_CONNECT, 'PQconnectPoll', 3481],
-      'connect-failed': [FE_CONNECT, 'PQconnectPoll', 3516],
-      timeout: [FE_CONNECT, 'pqConnectDBComplete', 2866],
-      'ssl-request': [FE_CONNECT, 'PQconnectPoll', 3680],
-      'direct-ssl': [FE_CONNECT, 'PQconnectPoll', 3693],
-      'send-startup': [FE_CONNECT, 'PQconnectPoll', 3723],
-      'ssl-accepted': [FE_CONNECT, 'PQconnectPoll', 3791],
-      'ssl-refused-continue': [FE_CONNECT, 'encryption_negotiation_failed', 4761],
-      'ssl-refused-required': [FE_CONNECT, 'PQconnectPoll', 3812],
-      'ssl-error-response': [FE_CONNECT, 'PQconnectPoll', 3822],
-      'tls-failed-retry': [FE_CONNECT, 'PQconnectPoll', 3861],
-      'tls-failed': [FE_CONNECT, 'PQconnectPoll', 3861],
-      'server-error-next-host': [FE_CONNECT, 'PQconnectPoll', 4136],
-      'server-error-retry-allow': [FE_CONNECT, 'PQconnectPoll', 4145],
-      'server-error-retry-prefer': [FE_CONNECT, 'PQconnectPoll', 4145],
-      'server-error-fail': [FE_CONNECT, 'PQconnectPoll', 4145],
-      sendauth: [FE_CONNECT, 'PQconnectPoll', 4187],
-      'sendauth-failed': [FE_CONNECT, 'PQconnectPoll', 4218],
-      'sasl-init': [FE_AUTH, 'pg_SASL_init', 435],
-      'sasl-plus': [FE_AUTH, 'pg_SASL_init', 500],
-      'sasl-plain': [FE_AUTH, 'pg_SASL_init', 536],
-      'sasl-continue': [FE_AUTH, 'pg_SASL_continue', 704],
-      'password-sendauth': [FE_AUTH, 'pg_password_sendauth', 796],
-      'sasl-no-password': [FE_AUTH, 'pg_SASL_init', 601],
-      'password-no-password': [FE_AUTH, 'pg_fe_sendauth', 1208],
-      'check-expected-areq': [FE_AUTH, 'check_expected_areq', 903],
-      'appname-retry': [FE_CONNECT, 'PQconnectPoll', 4357],
-      'after-auth-error': [FE_CONNECT, 'PQconnectPoll', 4372],
-      'target-mismatch': [FE_CONNECT, 'PQconnectPoll', 4438],
-      connected: [FE_CONNECT, 'PQconnectPoll', 4518],
-      'error-return': [FE_CONNECT, 'PQconnectPoll', 4679],
-    },
-  },
+/**
+ * Rule → file, function (one for all majors, or one per major), and the line in 15, 16, 17, 18.
+ * 17 and 18 take the retry decisions in connection_failed() / encryption_negotiation_failed(),
+ * reached through the CONNECTION_FAILED() and ENCRYPTION_NEGOTIATION_FAILED() macros; their
+ * lines are those call sites in PQconnectPoll. ≤16 have no direct SSL: that row repeats SSLRequest.
+ */
+const RULES: Record<LibpqRule, readonly [file: string, fn: string | readonly [string, string, string, string], lines: readonly [number, number, number, number]]> = {
+  connect: [FE_CONNECT, 'PQconnectPoll', [2721, 3043, 3168, 3481]],
+  'connect-failed': [FE_CONNECT, 'PQconnectPoll', [2756, 3078, 3203, 3516]],
+  timeout: [FE_CONNECT, ['connectDBComplete', 'connectDBComplete', 'pqConnectDBComplete', 'pqConnectDBComplete'], [2223, 2504, 2554, 2866]],
+  'ssl-request': [FE_CONNECT, 'PQconnectPoll', [2955, 3271, 3377, 3680]],
+  'direct-ssl': [FE_CONNECT, 'PQconnectPoll', [2955, 3271, 3390, 3693]],
+  'send-startup': [FE_CONNECT, 'PQconnectPoll', [2972, 3287, 3426, 3723]],
+  'ssl-accepted': [FE_CONNECT, 'PQconnectPoll', [3041, 3354, 3494, 3791]],
+  'ssl-refused-continue': [FE_CONNECT, ['PQconnectPoll', 'PQconnectPoll', 'encryption_negotiation_failed', 'encryption_negotiation_failed'], [3069, 3381, 4356, 4761]],
+  'ssl-refused-required': [FE_CONNECT, 'PQconnectPoll', [3066, 3378, 3509, 3812]],
+  'ssl-error-response': [FE_CONNECT, 'PQconnectPoll', [3075, 3395, 3519, 3822]],
+  'tls-failed-retry': [FE_CONNECT, 'PQconnectPoll', [3128, 3434, 3566, 3861]],
+  'tls-failed': [FE_CONNECT, 'PQconnectPoll', [3138, 3444, 3566, 3861]],
+  'server-error-next-host': [FE_CONNECT, 'PQconnectPoll', [3380, 3712, 3832, 4136]],
+  'server-error-retry-allow': [FE_CONNECT, 'PQconnectPoll', [3410, 3742, 3841, 4145]],
+  'server-error-retry-prefer': [FE_CONNECT, 'PQconnectPoll', [3425, 3757, 3841, 4145]],
+  'server-error-fail': [FE_CONNECT, 'PQconnectPoll', [3437, 3769, 3841, 4145]],
+  'sendauth-failed': [FE_CONNECT, 'PQconnectPoll', [3464, 3808, 3880, 4218]],
+  'sasl-plus': [FE_AUTH, 'pg_SASL_init', [486, 489, 487, 500]],
+  'sasl-plain': [FE_AUTH, 'pg_SASL_init', [523, 524, 523, 536]],
+  'sasl-continue': [FE_AUTH, 'pg_SASL_continue', [633, 628, 628, 704]],
+  'password-sendauth': [FE_AUTH, 'pg_password_sendauth', [771, 702, 700, 796]],
+  'sasl-no-password': [FE_AUTH, 'pg_SASL_init', [560, 559, 559, 601]],
+  'password-no-password': [FE_AUTH, 'pg_fe_sendauth', [1040, 1102, 1101, 1208]],
+  'check-expected-areq': [FE_AUTH, 'check_expected_areq', [845, 803, 802, 903]],
+  'appname-retry': [FE_CONNECT, 'PQconnectPoll', [3540, 3883, 3955, 4357]],
+  'after-auth-error': [FE_CONNECT, 'PQconnectPoll', [3555, 3898, 3970, 4372]],
+  'target-mismatch': [FE_CONNECT, 'PQconnectPoll', [3623, 3964, 4036, 4438]],
+  connected: [FE_CONNECT, 'PQconnectPoll', [3696, 4035, 4113, 4518]],
+  'error-return': [FE_CONNECT, 'PQconnectPoll', [3862, 4196, 4274, 4679]],
+};
+
+/** 15.1 reads an 'E' answer as an error message; the model follows the CVE-2024-10977 fix (15.10+), read in 16.6. */
+const EXCEPTIONS: Partial<Record<LibpqMajor, Partial<Record<LibpqRule, SourceRef>>>> = {
+  15: { 'ssl-error-response': { file: FE_CONNECT, function: 'PQconnectPoll', line: 3395, version: 'libpq 16.6 (the CVE-2024-10977 fix, also in 15.10+)' } },
 };
 
 /** The SourceRef of one rule in one major's libpq. */
 export function libpqSource(major: LibpqMajor, rule: LibpqRule): SourceRef {
-  const m = BY_MAJOR[major];
-  const [file, fn, line, version] = m.rules[rule];
-  return { file, function: fn, line, version: version ?? m.version };
+  const special = EXCEPTIONS[major]?.[rule];
+  if (special) return special;
+  const [file, fn, lines] = RULES[rule];
+  const i = MAJORS.indexOf(major);
+  return { file, function: typeof fn === 'string' ? fn : fn[i]!, line: lines[i]!, version: READ_AT[major] };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnHost, ConnOptions } from '../conninfo.js';
 import { strerror } from './transport.js';
 import { closeGracefully } from './wire.js';
+import { bundledRoots, clientSecureContext } from '../tls-context.js';
 import { SERVER_CLOSED_UNEXPECTEDLY } from './messages.js';
 
 /** File access for certificates and keys; defaults to node:fs. */
@@ -72,7 +73,7 @@ export function initializeSsl(
   let ca: Array<string | Buffer> | null = null;
   if (o.version >= 16 && o.sslrootcert === 'system') {
     // OpenSSL's default verify paths; Node's bundled store is the closest stand-in.
-    ca = [...tls.rootCertificates];
+    ca = bundledRoots();
   } else {
     const rootPath = o.sslrootcert ?? (homeDir !== null ? `${homeDir}/.postgresql/root.crt` : '');
     const st = rootPath !== '' ? files.stat(rootPath) : null;
@@ -181,11 +182,14 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
     const socket = tls.connect({
       socket: raw as net.Socket,
       ...(opts.alpn ? { ALPNProtocols: ['postgresql'] } : {}),
-      ...(setup.ca ? { ca: setup.ca } : {}),
-      ...(setup.cert && setup.key ? { cert: setup.cert, key: setup.key } : {}),
+      // libpq's SSL_CTX: roots, client certificate and protocol range, shared across connections.
+      secureContext: clientSecureContext({
+        ca: setup.ca ?? undefined,
+        ...(setup.cert && setup.key ? { cert: setup.cert, key: setup.key } : {}),
+        minVersion: setup.minVersion,
+        maxVersion: setup.maxVersion ?? undefined,
+      }),
       ...(setup.servername ? { servername: setup.servername } : {}),
-      minVersion: setup.minVersion,
-      ...(setup.maxVersion ? { maxVersion: setup.maxVersion } : {}),
       // Chain checks only when a root certificate was loaded; the name check is libpq's own, below.
       rejectUnauthorized: setup.ca !== null,
       checkServerIdentity: () => undefined,
@@ -214,7 +218,7 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
         if (alpnProtocol === null) return done({ ok: false, error: 'direct SSL connection was established without ALPN protocol negotiation extension' }, true);
         if (alpnProtocol !== 'postgresql') return done({ ok: false, error: 'SSL connection was established with unexpected ALPN protocol' }, true);
       }
-      const peer = socket.getPeerCertificate(true);
+      const peer = socket.getPeerCertificate(false);
       const der = peer?.raw;
       if (!der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
       if (o.sslmode === 'verify-full') {

@@ -24,6 +24,8 @@ import type { BackendMessage, ProtocolVersion } from './wire/messages.js';
 import type { MessageBodyRead, MessageRead, StartupRead } from './wire/reader.js';
 import type { ProcExit } from './server/exits.js';
 import type { SessionGucs } from './session/gucs.js';
+import type { SqlRegistry } from './sql/registry.js';
+import type { GucRegistry } from './config/guc.js';
 
 export type BackendPhase =
   | { name: 'startup' }
@@ -46,6 +48,10 @@ export interface SharedState {
   readonly random: Random;
   readonly hba: readonly HbaLine[];
   readonly roles: RoleCatalog;
+  /** Functions, views and utility statements the session's SQL can reach (built-ins and extensions'). */
+  readonly sql: SqlRegistry;
+  /** The postmaster's parameters; each session starts from a copy of them. */
+  readonly gucs: GucRegistry;
   /** The installed ClientAuthentication_hook (top of the chain), if any. */
   clientAuthenticationHook(): ClientAuthenticationHook | null;
   /** Live backends: cancel requests and per-role / per-database limits look here. */

@@ -13,6 +13,8 @@ export interface PgErrorFields {
   detailLog?: string;
   hint?: string;
   context?: string;
+  /** errposition(): 1-based character offset into the client's query (the P field; "at character N" in the log). */
+  position?: number;
   /** Source location PostgreSQL reports in the F/L/R fields. */
   file?: string;
   line?: number;
@@ -26,6 +28,7 @@ export class PgError extends Error implements PgErrorFields {
   detailLog?: string;
   hint?: string;
   context?: string;
+  position?: number;
   file?: string;
   line?: number;
   routine?: string;
@@ -41,7 +44,7 @@ export class PgError extends Error implements PgErrorFields {
   get fields(): PgErrorFields {
     return stripUndefined({
       severity: this.severity, sqlstate: this.sqlstate, message: this.message,
-      detail: this.detail, detailLog: this.detailLog, hint: this.hint, context: this.context,
+      detail: this.detail, detailLog: this.detailLog, hint: this.hint, context: this.context, position: this.position,
       file: this.file, line: this.line, routine: this.routine,
     });
   }

@@ -48,9 +48,13 @@ export type EventBody =
   | { type: 'connection-authorized'; user: string; database: string; applicationName: string | null; ssl: { protocol: string; cipher: string; bits: number } | null }
   /** ParameterStatus, BackendKeyData and the first ReadyForQuery went out. */
   | { type: 'session-started'; user: string; database: string }
-  | { type: 'query'; sql: string }
-  /** An ereport(): `toClient`/`toLog` say where PostgreSQL would send it. */
-  | { type: 'error'; error: PgErrorFields; toClient: boolean; toLog: boolean }
+  /** A Query message, or the Parse of an extended-protocol statement (`statement` names it). */
+  | { type: 'query'; sql: string; protocol?: 'simple' | 'extended'; statement?: string }
+  /**
+   * An ereport(): `toClient`/`toLog` say where PostgreSQL would send it. `statement` is the
+   * client's query string when log_min_error_statement logs it (the STATEMENT: line).
+   */
+  | { type: 'error'; error: PgErrorFields; toClient: boolean; toLog: boolean; statement?: string }
   /**
    * A report below ERROR (LOG/WARNING/NOTICE/INFO/DEBUGn). `toLog`/`toClient`, when present,
    * are where log_min_messages and client_min_messages sent it (reports made through the

@@ -19,10 +19,9 @@
  * the rejection) and a scripted fake server for what PostgreSQL does not readily do (an 'E'
  * answer to SSLRequest, a close right after the startup packet).
  *
- * Harness choices that do not touch authentication: pgjdbc runs with assumeMinServerVersion=9.0
- * (otherwise it sends SET queries after login, which the simulator does not execute);
- * postgres.js runs `select 1` as a simple query with fetch_types off (the simulator has no
- * extended protocol). PG* variables are cleared and no password file is read.
+ * The drivers run with their default options: pgjdbc SETs application_name after login,
+ * postgres.js fetches the array types and runs `select 1` over the extended protocol, as an
+ * application's would. PG* variables are cleared and no password file is read.
  */
 import { expect } from 'chai';
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -310,9 +309,9 @@ const postgresJsRunner: Runner = {
     const pw = PASSWORDS[c.password];
     const q = [...(c.sslmode === 'unset' ? [] : [`sslmode=${c.sslmode}`]), ...Object.entries(c.params ?? {}).map(([k, v]) => `${k}=${encodeURIComponent(v)}`)];
     const url = `postgres://test${pw === null ? '' : `:${pw}`}@127.0.0.1:${port}/postgres${q.length ? `?${q.join('&')}` : ''}`;
-    const sql = postgres(url, { max: 1, fetch_types: false, onnotice: () => {}, connect_timeout: 10 });
+    const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
-      await sql`select 1`.simple();
+      await sql`select 1`;
       return { ok: true };
     } catch (err) {
       const e = err as Error & { code?: string };
@@ -509,10 +508,9 @@ describe('driver models against the real drivers (TCP, real clock) vs in-process
     'postgres.js': postgresJsRunner,
     pgjdbc: childRunner(
       () => (java ??= startJava()),
-      (c) => [...(c.sslmode === 'unset' ? [] : [`sslmode=${c.sslmode}`]), ...Object.entries(c.params ?? {}).map(([k, v]) => `${k}=${v}`), 'assumeMinServerVersion=9.0'],
+      (c) => [...(c.sslmode === 'unset' ? [] : [`sslmode=${c.sslmode}`]), ...Object.entries(c.params ?? {}).map(([k, v]) => `${k}=${v}`)],
       parseJava,
       (r) => (r.ok ? { ok: true } : { ok: false, message: r.error!.message, code: r.error!.code! }),
-      { assumeMinServerVersion: '9.0' },
     ),
     asyncpg: childRunner(
       () => (python ??= startPython()),

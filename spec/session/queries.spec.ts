@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TestCluster } from '../../src/testing/index.js';
 import { encodeFrontend } from '../../src/wire/codec.js';
-import { splitStatements } from '../../src/session/postgres-main.js';
+import { loadParser, parseSql } from '../../src/sql/parser.js';
 import { WireClient, type Received } from '../support/wire-client.js';
 import { startupMessage } from '../support/raw-login.js';
 
@@ -28,9 +28,11 @@ describe('the session after AuthenticationOk', () => {
     ['BEGIN', ['C BEGIN', 'Z T']],
     ['BEGIN; SELECT current_user; COMMIT', ['C BEGIN', 'rowDescription', 'D test', 'C SELECT 1', 'C COMMIT', 'Z I']],
     ['SET extra_float_digits = 3', ['C SET', 'Z I']],
-    ["SET application_name TO 'x;y'", ['C SET', 'Z I']],
+    ["SET application_name TO 'x;y'", ['C SET', 'parameterStatus', 'Z I']],
     ['', ['emptyQuery', 'Z I']],
-    ['SELECT 1; frobnicate; SELECT 1', ['rowDescription', 'D 1', 'C SELECT 1', 'E 0A000', 'Z I']],
+    // PostgreSQL parses the whole string first: a syntax error anywhere runs nothing.
+    ['SELECT 1; frobnicate; SELECT 1', ['E 42601', 'Z I']],
+    ['SELECT 1; SELECT nosuch(); SELECT 1', ['rowDescription', 'D 1', 'C SELECT 1', 'E 42883', 'Z I']],
   ];
   for (const [sql, expected] of table) {
     it(`${JSON.stringify(sql)} → ${expected.join(' ')}`, async () => {
@@ -43,14 +45,15 @@ describe('the session after AuthenticationOk', () => {
   it('an error inside a transaction block fails it until ROLLBACK (25P02), and COMMIT then reports ROLLBACK', async () => {
     const { c, q } = await session();
     expect(summary(await q('BEGIN'))).to.deep.equal(['C BEGIN', 'Z T']);
-    expect(summary(await q('frobnicate'))).to.deep.equal(['E 0A000', 'Z E']);
+    expect(summary(await q('frobnicate'))).to.deep.equal(['E 42601', 'Z E']);
     expect(summary(await q('SELECT 1'))).to.deep.equal(['E 25P02', 'Z E']);
     expect(summary(await q('COMMIT'))).to.deep.equal(['C ROLLBACK', 'Z I']);
     c.end();
   });
 
-  it('splits statements at semicolons outside quotes', () => {
-    expect(splitStatements("SET a = 'x;y'; SELECT 1;;")).to.deep.equal(["SET a = 'x;y'", 'SELECT 1']);
+  it('splits statements with the grammar: semicolons inside quotes stay, empty statements vanish', async () => {
+    await loadParser();
+    expect(parseSql("SET a.b = 'x;y'; SELECT 1;;").map((s) => s.text)).to.deep.equal(["SET a.b = 'x;y'", 'SELECT 1']);
   });
 
   it('psycopg 3 (real, over TCP) connects, runs a query in its implicit transaction and commits', async function () {

@@ -5,6 +5,8 @@
  * exactly as they run against a real connection, so a spec can drive
  * processStartupPacket or an authentication method message by message.
  */
+import { SqlRegistry } from '../../src/sql/registry.js';
+import { createGucRegistry } from '../../src/config/index.js';
 import type { BackendView, ClientConnection, LogSeverity, SharedState } from '../../src/connection.js';
 import type { EventBody, ServerEvent } from '../../src/events.js';
 import { newPort, type MutablePort } from '../../src/port.js';
@@ -61,6 +63,8 @@ export class ScriptedConnection implements ClientConnection {
       clientAuthenticationHook: () => opts.hook ?? null,
       backends: () => opts.backends ?? [],
       procCount: () => 0,
+      sql: new SqlRegistry(),
+      gucs: createGucRegistry(),
     };
   }
 

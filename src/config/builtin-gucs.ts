@@ -7,6 +7,7 @@
 import { lookupTimeZone } from '../log/timezone.js';
 import { CLIENT_MIN_MESSAGES_OPTIONS, LOG_MIN_MESSAGES_OPTIONS, minMessagesLevel } from '../log/elevel.js';
 import { GucRegistry, type GucCheckResult, type GucDef, type GucRegistryOptions } from './guc.js';
+import { pg15GucDefs } from './pg15-gucs.js';
 
 /** MAX_BACKENDS (0x3FFFF): the upper bound of the connection-count parameters. */
 export const MAX_BACKENDS = 0x3ffff;
@@ -142,7 +143,10 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
     description: 'Sets the application name to be reported in statistics and logs.' },
 ];
 
+/** The rest of PostgreSQL 15's parameters (pg_settings as captured), after the ones above. */
+const ALL_GUCS: readonly GucDef[] = [...BUILTIN_GUCS, ...pg15GucDefs(new Set(BUILTIN_GUCS.map((d) => d.name.toLowerCase())))];
+
 /** A registry holding the built-in parameters at their boot values. */
 export function createGucRegistry(options: GucRegistryOptions = {}): GucRegistry {
-  return new GucRegistry(BUILTIN_GUCS, options);
+  return new GucRegistry(ALL_GUCS, options);
 }

@@ -54,7 +54,8 @@ export interface GucFlags {
 export type GucCheckResult<T> =
   | { ok: true; value?: T }
   | { ok: false; message?: string; detail?: string; hint?: string; sqlstate?: string };
-export type GucCheckHook<T> = (value: T, source: GucSource) => GucCheckResult<T>;
+/** `current` is the variable's value before the change (check_datestyle keeps the half not given). */
+export type GucCheckHook<T> = (value: T, source: GucSource, current: T) => GucCheckResult<T>;
 
 interface BaseDef {
   name: string;
@@ -166,6 +167,25 @@ export function validCustomVariableName(name: string): boolean {
   return !nameStart && sawSep;
 }
 
+/** Where PostgreSQL 15.20 raises each of these (its F/L/R fields, measured). */
+const AT = {
+  findOptionName: { file: 'guc.c', line: 5734, routine: 'find_option' },
+  findOption: { file: 'guc.c', line: 5766, routine: 'find_option' },
+  internal: { file: 'guc.c', line: 7728, routine: 'set_config_option_ext' },
+  postmaster: { file: 'guc.c', line: 7751, routine: 'set_config_option_ext' },
+  sighup: { file: 'guc.c', line: 7761, routine: 'set_config_option_ext' },
+  backendPermission: { file: 'guc.c', line: 7788, routine: 'set_config_option_ext' },
+  afterStart: { file: 'guc.c', line: 7830, routine: 'set_config_option_ext' },
+  superuserPermission: { file: 'guc.c', line: 7850, routine: 'set_config_option_ext' },
+  bool: { file: 'guc.c', line: 7434, routine: 'parse_and_validate_value' },
+  intSyntax: { file: 'guc.c', line: 7454, routine: 'parse_and_validate_value' },
+  intRange: { file: 'guc.c', line: 7466, routine: 'parse_and_validate_value' },
+  realSyntax: { file: 'guc.c', line: 7490, routine: 'parse_and_validate_value' },
+  realRange: { file: 'guc.c', line: 7502, routine: 'parse_and_validate_value' },
+  enumValue: { file: 'guc.c', line: 7560, routine: 'parse_and_validate_value' },
+  stringCheck: { file: 'guc.c', line: 12085, routine: 'call_string_check_hook' },
+} as const;
+
 function gucError(elevel: Severity, sqlstate: string, message: string, extra: Partial<PgErrorFields> = {}): PgError {
   return new PgError({ severity: elevel, sqlstate, message, ...extra });
 }
@@ -182,7 +202,7 @@ const CANT_CHANGE_RUNTIME_PARAM = '55P02';
 const INSUFFICIENT_PRIVILEGE = '42501';
 
 export function unrecognizedParameter(name: string, elevel: Severity = 'ERROR'): PgError {
-  return gucError(elevel, UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`);
+  return gucError(elevel, UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`, AT.findOption);
 }
 
 /** The context a source normally sets values in (what the caller of set_config_option passes). */
@@ -264,7 +284,7 @@ export class GucRegistry {
     if (sep < 0) throw unrecognizedParameter(name, elevel);
     if (!validCustomVariableName(name)) {
       throw gucError(elevel, INVALID_NAME, `invalid configuration parameter name "${name}"`, {
-        detail: 'Custom parameter names must be two or more simple identifiers separated by dots.',
+        detail: 'Custom parameter names must be two or more simple identifiers separated by dots.', ...AT.findOptionName,
       });
     }
     const className = name.slice(0, sep);
@@ -373,7 +393,7 @@ export class GucRegistry {
     switch (def.context) {
       case 'internal':
         if (context !== 'internal') {
-          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be changed`);
+          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be changed`, AT.internal);
         }
         break;
       case 'postmaster':
@@ -382,27 +402,27 @@ export class GucRegistry {
           prohibitValueChange = true;
         } else if (context !== 'postmaster') {
           throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM,
-            `parameter "${name}" cannot be changed without restarting the server`);
+            `parameter "${name}" cannot be changed without restarting the server`, AT.postmaster);
         }
         break;
       case 'sighup':
         if (context !== 'sighup' && context !== 'postmaster') {
-          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be changed now`);
+          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be changed now`, AT.sighup);
         }
         break;
       case 'superuser-backend':
       case 'backend':
         if (def.context === 'superuser-backend' && context === 'backend' && !isSuperuser) {
-          throw gucError(elevel, INSUFFICIENT_PRIVILEGE, `permission denied to set parameter "${name}"`);
+          throw gucError(elevel, INSUFFICIENT_PRIVILEGE, `permission denied to set parameter "${name}"`, AT.backendPermission);
         }
         if (context !== 'postmaster' && context !== 'sighup' && context !== 'backend' &&
             context !== 'superuser-backend' && source !== 'client') {
-          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be set after connection start`);
+          throw gucError(elevel, CANT_CHANGE_RUNTIME_PARAM, `parameter "${name}" cannot be set after connection start`, AT.afterStart);
         }
         break;
       case 'superuser':
         if ((context === 'user' || context === 'backend') && !isSuperuser) {
-          throw gucError(elevel, INSUFFICIENT_PRIVILEGE, `permission denied to set parameter "${name}"`);
+          throw gucError(elevel, INSUFFICIENT_PRIVILEGE, `permission denied to set parameter "${name}"`, AT.superuserPermission);
         }
         break;
       case 'user':
@@ -416,7 +436,7 @@ export class GucRegistry {
       changeVal = false;
     }
 
-    const newValue = value === null ? bootValue(def) : this.parseValue(def, name, value, source, elevel);
+    const newValue = value === null ? bootValue(def) : this.parseValue(def, name, value, source, elevel, v.value);
 
     if (prohibitValueChange) {
       if (newValue !== v.value) {
@@ -441,6 +461,17 @@ export class GucRegistry {
       v.sourceLine = undefined;
     }
     return 'applied';
+  }
+
+  /**
+   * Copy one variable's value and source from another registry with the same definitions:
+   * RESET puts a session's variable back to the value the session started with.
+   */
+  copyValueFrom(other: GucRegistry, name: string): void {
+    const from = other.lookup(name);
+    const to = this.lookup(name);
+    if (!from || !to) throw unrecognizedParameter(name);
+    Object.assign(to, { value: from.value, source: from.source, setContext: from.setContext, setBySuperuser: from.setBySuperuser, sourceFile: from.sourceFile, sourceLine: from.sourceLine });
   }
 
   /** Record where a value came from (set_config_sourcefile). */
@@ -481,40 +512,40 @@ export class GucRegistry {
   }
 
   /** parse_and_validate_value plus the check hook. */
-  private parseValue(def: GucDef, name: string, value: string, source: GucSource, elevel: Severity): GucValue {
+  private parseValue(def: GucDef, name: string, value: string, source: GucSource, elevel: Severity, current: GucValue): GucValue {
     switch (def.type) {
       case 'bool': {
         const b = parseBool(value);
         if (b === null) {
-          throw gucError(elevel, INVALID_PARAMETER_VALUE, `parameter "${name}" requires a Boolean value`);
+          throw gucError(elevel, INVALID_PARAMETER_VALUE, `parameter "${name}" requires a Boolean value`, AT.bool);
         }
-        return runCheck(def, b, source, elevel, () => String(b ? 1 : 0));
+        return runCheck(def, b, source, elevel, current, () => String(b ? 1 : 0));
       }
       case 'int': {
         const r = parseIntGuc(value, def.unit);
         if (!r.ok) {
           throw gucError(elevel, INVALID_PARAMETER_VALUE, `invalid value for parameter "${name}": "${value}"`,
-            r.hint ? { hint: r.hint } : {});
+            { ...(r.hint ? { hint: r.hint } : {}), ...AT.intSyntax });
         }
         if (r.value < def.min || r.value > def.max) {
           const unit = def.unit ? ` ${unitDisplayName(def.unit)}` : '';
           throw gucError(elevel, INVALID_PARAMETER_VALUE,
-            `${r.value}${unit} is outside the valid range for parameter "${name}" (${def.min} .. ${def.max})`);
+            `${r.value}${unit} is outside the valid range for parameter "${name}" (${def.min} .. ${def.max})`, AT.intRange);
         }
-        return runCheck(def, r.value, source, elevel, (n) => String(n));
+        return runCheck(def, r.value, source, elevel, current, (n) => String(n));
       }
       case 'real': {
         const r = parseRealGuc(value, def.unit);
         if (!r.ok) {
           throw gucError(elevel, INVALID_PARAMETER_VALUE, `invalid value for parameter "${name}": "${value}"`,
-            r.hint ? { hint: r.hint } : {});
+            { ...(r.hint ? { hint: r.hint } : {}), ...AT.realSyntax });
         }
         if (r.value < def.min || r.value > def.max) {
           const unit = def.unit ? ` ${unitDisplayName(def.unit)}` : '';
           throw gucError(elevel, INVALID_PARAMETER_VALUE,
-            `${formatG(r.value)}${unit} is outside the valid range for parameter "${name}" (${formatG(def.min)} .. ${formatG(def.max)})`);
+            `${formatG(r.value)}${unit} is outside the valid range for parameter "${name}" (${formatG(def.min)} .. ${formatG(def.max)})`, AT.realRange);
         }
-        return runCheck(def, r.value, source, elevel, (n) => formatG(n));
+        return runCheck(def, r.value, source, elevel, current, (n) => formatG(n));
       }
       case 'string': {
         let s = value;
@@ -527,7 +558,7 @@ export class GucRegistry {
           });
           s = truncated;
         }
-        return runCheck(def, s, source, elevel, (x) => `"${x}"`);
+        return runCheck(def, s, source, elevel, current, (x) => `"${x}"`);
       }
       case 'enum': {
         const folded = foldName(value);
@@ -535,11 +566,11 @@ export class GucRegistry {
         if (!option) {
           const visible = def.options.filter((o) => !o.hidden).map((o) => o.name);
           throw gucError(elevel, INVALID_PARAMETER_VALUE, `invalid value for parameter "${name}": "${value}"`, {
-            hint: `Available values: ${visible.join(', ')}.`,
+            hint: `Available values: ${visible.join(', ')}.`, ...AT.enumValue,
           });
         }
         const canonical = enumName(def, option.value);
-        return runCheck(def, canonical, source, elevel, (x) => `"${x}"`);
+        return runCheck(def, canonical, source, elevel, current, (x) => `"${x}"`);
       }
     }
   }
@@ -567,8 +598,13 @@ export class GucRegistry {
     this.defineCustom({ ...def, name, type: 'enum' });
   }
 
-  /** Built-in style definition with no placeholder handling (for simulation-specific parameters). */
+  /**
+   * Built-in style definition with no placeholder handling (for simulation-specific parameters).
+   * A parameter that is still at its boot value is replaced by the new definition.
+   */
   define(def: GucDef): void {
+    const existing = this.lookup(def.name);
+    if (existing && !existing.placeholder && existing.source === 'default') this.vars.delete(foldName(def.name));
     this.addVariable(def);
   }
 
@@ -595,7 +631,9 @@ export class GucRegistry {
         }
       } catch (e) {
         if (!(e instanceof PgError)) throw e;
-        this.onMessage(e.fields);
+        // A startup WARNING: reported without the source location (only verbose logs show it).
+        const { file: _f, line: _l, routine: _r, ...report } = e.fields;
+        this.onMessage(report);
       }
     }
   }
@@ -633,16 +671,18 @@ function enumName(def: EnumGucDef, value: number): string {
 }
 
 function runCheck<T extends GucValue>(
-  def: GucDef, value: T, source: GucSource, elevel: Severity, formatForMessage: (v: T) => string,
+  def: GucDef, value: T, source: GucSource, elevel: Severity, current: GucValue, formatForMessage: (v: T) => string,
 ): T {
   const hook = def.check as GucCheckHook<T> | undefined;
   if (!hook) return value;
-  const r = hook(value, source);
+  const r = hook(value, source, current as T);
   if (r.ok) return r.value ?? value;
   // call_*_check_hook: the default message names the canonical parameter.
   const fields: Partial<PgErrorFields> = {};
   if (r.detail) fields.detail = r.detail;
   if (r.hint) fields.hint = r.hint;
+  // The string hook's location is measured; the others' are left out rather than guessed.
+  if (def.type === 'string') Object.assign(fields, AT.stringCheck);
   throw gucError(elevel, r.sqlstate ?? INVALID_PARAMETER_VALUE,
     r.message ?? `invalid value for parameter "${def.name}": ${formatForMessage(value)}`, fields);
 }

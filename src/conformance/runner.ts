@@ -78,7 +78,7 @@ except psycopg.Error as e:
     print(f"{type(e).__name__}: {e}", file=sys.stderr)
     sys.exit(2)
 with conn:
-    # The simple query protocol (PQexec), as psql uses: the simulator answers only simple queries.
+    # The simple query protocol (PQexec), as psql uses.
     res = conn.pgconn.exec_(b"select 1")
     if res.status != psycopg.pq.ExecStatus.TUPLES_OK:
         print(res.error_message.decode(), file=sys.stderr, end="")

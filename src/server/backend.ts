@@ -64,8 +64,8 @@ export class Backend implements BackendView {
       await performAuthentication(be);
       be.disarmTimer();
       this.phase = { name: 'session' };
-      await initPostgres(be);
-      await postgresMain(be);
+      const session = await initPostgres(be);
+      await postgresMain(be, session);
     } catch (err) {
       this.handleExit(err);
     } finally {
@@ -82,6 +82,8 @@ export class Backend implements BackendView {
   }
 
   private handleExit(err: unknown): void {
+    // A session ended by terminate() has already said goodbye (FATAL 57P01).
+    if (this.closeReason === 'shutdown' && this.phase.name === 'session') return;
     if (err instanceof ProcExit) {
       this.closeReason = match(err.reason)
         .with('terminate', 'timeout', 'eof', 'shutdown', (r) => r)
@@ -97,9 +99,18 @@ export class Backend implements BackendView {
     this.closeReason = 'fatal';
   }
 
-  /** Close the connection from the server side (Ctrl-C / server stop). */
+  /**
+   * Close the connection from the server side (Ctrl-C / server stop). A session gets what a
+   * fast shutdown's SIGTERM gives it in PostgreSQL (die() → ProcessInterrupts): FATAL 57P01,
+   * logged and sent, then a clean close; a connection still starting up is cut off.
+   */
   terminate(): void {
     this.closeReason = 'shutdown';
+    if (this.phase.name === 'session') {
+      this.conn.reportFatal({ severity: 'FATAL', sqlstate: '57P01', message: 'terminating connection due to administrator command', file: 'postgres.c', line: 3211, routine: 'ProcessInterrupts' });
+      this.conn.close();
+      return;
+    }
     this.conn.destroy();
   }
 

@@ -27,7 +27,7 @@ export function routeReport(sink: ReportSink, level: Elevel, fields: ReportField
   const toLog = isLogLevelOutput(n, minMessagesLevel(setting(sink.gucs, 'log_min_messages', 'warning')));
   let toClient = false;
   if (be) {
-    const clientMin = be.session?.other.get('client_min_messages') ?? setting(sink.gucs, 'client_min_messages', 'notice');
+    const clientMin = be.session?.setting('client_min_messages') ?? setting(sink.gucs, 'client_min_messages', 'notice');
     toClient = be.outputToClient && isClientLevelOutput(n, safeLevel(clientMin), be.session === null);
   }
   const severity = severityOf(n) as LogEventSeverity;

@@ -2,6 +2,7 @@
  * The postmaster: owns the configuration, accepts connections (TCP or
  * in-memory) and starts one Backend per connection.
  */
+import { registerBuiltins } from '../sql/builtins.js';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RealClock, type Clock } from '../clock.js';
@@ -103,6 +104,10 @@ export class PgServer implements ServerContext, ExtensionHost {
     this.postmasterPid = this.random.int(1000, 30000);
     this.nextPid = this.postmasterPid + 1;
     if (opts.settings?.mockAuthNonce === undefined) this.settings.mockAuthNonce = this.random.bytes(32);
+    registerBuiltins(this.sql, {
+      serverVersion: () => this.settings.serverVersion,
+      sessions: () => [...this.live].filter((b) => b.phase.name === 'session').map((b) => ({ pid: b.pid, port: b.port, tlsBits: b.conn.tlsBits() })),
+    });
     this.hooks.postmasterEmit = (body) => { this.emit(body); };
     registerRoleDdl(this.sql, {
       roles: this.roles, random: this.random, hooks: this.hooks,

@@ -1,9 +1,10 @@
-/** The session's GUCs as InitPostgres leaves them (a leaf module: the connection handle refers to it). */
+/**
+ * What the rest of the server reads of a session's settings: the application_name GUC, which
+ * log_line_prefix's %a shows, and any other (client_min_messages for routing reports). A leaf module: the connection handle refers to it; the session's
+ * settings themselves live in SessionSettings (settings.ts).
+ */
 export interface SessionGucs {
-  application_name: string;
-  client_encoding: string;
-  DateStyle: string;
-  IntervalStyle: string;
-  TimeZone: string | null;
-  other: Map<string, string>;
+  readonly application_name: string;
+  /** A parameter's current value in this session as SHOW prints it; undefined for an unknown name. */
+  setting(name: string): string | undefined;
 }

@@ -6,10 +6,12 @@
  */
 import { PgError } from '../errors.js';
 import type { ClientConnection } from '../connection.js';
-import { applyStartupGucs, reportedParameters } from './parameters.js';
 import { toNoticeResponse } from '../wire/codec.js';
+import { applyStartupGucs, reportedParameters } from './parameters.js';
+import { Session } from './session.js';
+import { UTILITY_STATEMENTS } from './utility.js';
 
-export async function initPostgres(be: ClientConnection): Promise<void> {
+export async function initPostgres(be: ClientConnection): Promise<Session> {
   const port = be.port;
   const user = port.user_name;
   const role = be.ctx.roles.get(user);
@@ -42,12 +44,15 @@ export async function initPostgres(be: ClientConnection): Promise<void> {
   if (db.connectionLimit >= 0 && !role.superuser && sessions.filter((b) => b.port.database_name === db.name).length > db.connectionLimit) {
     throw new PgError({ severity: 'FATAL', sqlstate: '53300', message: `too many connections for database "${db.name}"`, file: 'postinit.c', line: 384, routine: 'CheckMyDatabase' });
   }
-  const session = applyStartupGucs(port.guc_options, port.cmdline_options, be.settings.serverMajor, (notice) => {
+  const session = new Session(be, { name: user, oid: role.oid, superuser: role.superuser }, UTILITY_STATEMENTS);
+  applyStartupGucs(session.settings, port.guc_options, port.cmdline_options, be.settings.serverMajor, (notice) => {
     be.emit({ type: 'error', error: notice, toClient: true, toLog: false });
     be.send(toNoticeResponse(notice));
   });
   be.session = session;
-  for (const [name, value] of reportedParameters(be, session, role.superuser)) {
+  const reported = reportedParameters(session.settings, be.settings.serverMajor);
+  session.settings.markReported(reported);
+  for (const [name, value] of reported) {
     be.send({ type: 'ParameterStatus', name, value });
   }
   if (be.settings.serverMajor >= 18 && be.frontendProtocol.minor >= 2) be.cancelKey = be.ctx.random.bytes(32);
@@ -55,4 +60,5 @@ export async function initPostgres(be: ClientConnection): Promise<void> {
   be.send({ type: 'ReadyForQuery', status: 'I' });
   be.flush();
   be.emit({ type: 'session-started', user, database: port.database_name });
+  return session;
 }

@@ -1,8 +1,9 @@
 /**
- * What the session's SQL can reach: functions, views and utility statements,
- * registered per server (by built-ins and by extensions' _PG_init through
- * `ctx.sql`). The session parses with PostgreSQL's own grammar (libpg-query) and
- * looks names up here; nothing in this file executes SQL.
+ * What the session's SQL can reach: functions, views, utility statements and whole
+ * statements, registered per server (by built-ins in src/sql/builtins.ts, role DDL and
+ * reload, and extensions' _PG_init through `ctx.sql`). The session parses with PostgreSQL's
+ * own grammar (libpg-query), analyses against this registry (src/sql/analyze.ts) and runs the
+ * plan (src/sql/execute.ts); nothing in this file executes SQL.
  *
  * This is the contract between the SQL front end (src/session) and everything
  * that defines SQL objects (src/extensions, src/roles, src/config). It grows; it
@@ -15,7 +16,8 @@ export type PgTypeName =
   | 'bool' | 'int2' | 'int4' | 'int8' | 'oid' | 'float4' | 'float8' | 'numeric'
   | 'text' | 'name' | 'varchar' | 'bpchar' | 'char' | 'bytea'
   | 'timestamptz' | 'timestamp' | 'date' | 'interval' | 'inet' | 'regproc' | 'regtype' | 'void'
-  | 'text[]' | 'name[]' | 'oid[]' | 'int2[]' | 'int4[]' | 'char[]';
+  | 'text[]' | 'name[]' | 'oid[]' | 'int2[]' | 'int4[]' | 'char[]'
+  | 'int8[]' | 'bool[]' | 'float8[]' | 'record';
 
 export interface SqlColumn {
   name: string;
@@ -31,9 +33,11 @@ export interface SqlCallContext {
   readonly database: string;
   /** MyProcPid. */
   readonly pid: number;
+  /** session_user, when it differs from `user` (SET ROLE); defaults to `user`. */
+  readonly sessionUser?: string;
   /** GetSessionUserId(): the role that logged in, when it differs from `userOid` (SET ROLE); defaults to userOid. */
   readonly sessionUserOid?: number;
-  /** The session's current value of a GUC as text (GetConfigOption), when the front end tracks session settings. */
+  /** The session's current value of a GUC as SHOW prints it (current_setting), when the front end tracks session settings. */
   setting?(name: string): string | undefined;
   /** ereport(NOTICE/WARNING/...) during the statement: sent to the client and/or logged by level. */
   notice(fields: Omit<PgErrorFields, 'severity'> & { severity: 'NOTICE' | 'WARNING' | 'INFO' | 'LOG' | 'DEBUG1' }): void;
@@ -63,10 +67,25 @@ export interface SqlFunctionDef {
 export interface SqlViewDef {
   name: string;
   schema?: string;
+  /** pg_class OID, reported in RowDescription as the columns' table; assigned from 16384 on when absent. */
+  oid?: number;
   columns: readonly SqlColumn[];
   /** Who may SELECT: 'superuser' (default) or 'public'. A denied read is 42501 `permission denied for view NAME`. */
   select?: 'superuser' | 'public';
   rows(ctx: SqlCallContext): Iterable<readonly SqlValue[]> | Promise<Iterable<readonly SqlValue[]>>;
+}
+
+/**
+ * A whole statement answered as one: a driver's catalog query the session cannot run
+ * clause by clause (asyncpg's recursive type introspection). It is recognised by its parse
+ * tree, so whitespace and comments do not matter, and answered by `rows` from its parameters.
+ */
+export interface SqlStatementDef {
+  name: string;
+  sql: string;
+  params: readonly PgTypeName[];
+  columns: readonly SqlColumn[];
+  rows(params: readonly SqlValue[], ctx: SqlCallContext): Iterable<readonly SqlValue[]> | Promise<Iterable<readonly SqlValue[]>>;
 }
 
 /** The result of a utility statement: a command tag and, rarely, rows (SHOW). */
@@ -89,6 +108,10 @@ export class SqlRegistry {
   private readonly functions = new Map<string, SqlFunctionDef[]>();
   private readonly views = new Map<string, SqlViewDef>();
   private readonly utilities = new Map<string, UtilityHandler>();
+  private readonly viewOids = new Map<string, number>();
+  private readonly statements: SqlStatementDef[] = [];
+  /** FirstNormalObjectId: views defined here get OIDs as a fresh cluster hands them out. */
+  private nextOid = 16384;
 
   defineFunction(def: SqlFunctionDef): void {
     const k = key(undefined, def.name);
@@ -99,6 +122,16 @@ export class SqlRegistry {
 
   defineView(def: SqlViewDef): void {
     this.views.set(key(undefined, def.name), def);
+    this.viewOids.set(key(undefined, def.name), def.oid ?? this.nextOid++);
+  }
+
+  /** The OID RowDescription reports for a view's columns (0 for an unknown name). */
+  viewOid(name: string): number {
+    return this.viewOids.get(key(undefined, name)) ?? 0;
+  }
+
+  defineStatement(def: SqlStatementDef): void {
+    this.statements.push(def);
   }
 
   defineUtility(nodeName: string, handler: UtilityHandler): void {
@@ -120,4 +153,5 @@ export class SqlRegistry {
 
   listFunctions(): SqlFunctionDef[] { return [...this.functions.values()].flat(); }
   listViews(): SqlViewDef[] { return [...this.views.values()]; }
+  listStatements(): readonly SqlStatementDef[] { return this.statements; }
 }

@@ -21,8 +21,11 @@ import { DEV_CERTS_DIR } from '../server/datadir.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport, type ClientTransport } from '../clients/libpq/transport.js';
 import { psycopgConnect, type PsycopgResult } from '../clients/psycopg.js';
-import { EMBEDDED_POSTGRES_BUILD, type LibpqBuild } from '../clients/libpq/connect.js';
+import { EMBEDDED_POSTGRES_BUILD, connectLibpq, type LibpqBuild } from '../clients/libpq/connect.js';
 import { DRIVER_PROFILES, driverProfile, type ConnectRequest, type DriverResult } from '../clients/drivers/index.js';
+import type { QueryResult } from '../clients/libpq/connection.js';
+import type { ErrorFields } from '../wire/messages.js';
+import { displayName } from '../sql/types.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
 export type ConfValue = string | number | boolean;
@@ -175,6 +178,31 @@ export class TestCluster {
   }
 
   /**
+   * Run SQL in-process through a real session, as `psql -c` would over a connection: log in
+   * as `user` (trust, or with `password`), send the string as one simple Query, hang up.
+   * Returns the last statement's result (rows as text, as psql shows them); an ERROR is
+   * thrown as a ClusterQueryError carrying PostgreSQL's fields.
+   */
+  async query(sql: string, opts: { user: string; password?: string; database?: string; sslmode?: string }): Promise<ClusterQueryResult> {
+    const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const conninfo = `host=127.0.0.1 user=${quote(opts.user)} dbname=${quote(opts.database ?? 'postgres')} sslmode=${opts.sslmode ?? 'prefer'} sslrootcert=${quote(path.join(DEV_CERTS_DIR, 'ca.crt'))}`;
+    const r = await connectLibpq(conninfo, {
+      transport: inProcessTransport(this.server), clock: this.clock, random: new SeededRandom(this.clientSeed++), version: 15,
+      environ: opts.password !== undefined ? { PGPASSWORD: opts.password } : {}, homeDir: null, osUser: opts.user,
+    });
+    if (!r.ok) throw new Error(`cluster.query: could not connect: ${r.errorMessage.trim()}`);
+    try {
+      const results = await r.connection.exec(sql);
+      const failed = results.find((x) => x.status === 'error');
+      if (failed) throw new ClusterQueryError(failed, r.connection.queryNoticeFields);
+      const last = results[results.length - 1];
+      return new ClusterQueryResult(last ?? { status: 'empty', fields: [], rows: [], commandTag: null, error: null, errorMessage: '' }, r.connection.queryNoticeFields);
+    } finally {
+      await r.connection.close();
+    }
+  }
+
+  /**
    * Any client model against this cluster, in-process, on its clock: psql ('psql' is libpq 15;
    * 'psql-libpq16', '-17', '-18') or 'psycopg' with a conninfo string, or a driver profile ('pg',
    * 'pg-libpqcompat', 'postgres.js', 'pgjdbc', 'asyncpg'; see DRIVER_PROFILES) with the URL that
@@ -272,4 +300,40 @@ function confText(conf: string | Record<string, ConfValue>): string {
   return Object.entries(conf)
     .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)}`)
     .join('\n') + '\n';
+}
+
+/** What cluster.query() returns: the statement's command tag, columns and rows as text. */
+export class ClusterQueryResult {
+  /** CommandComplete's tag ("SELECT 2", "SET"); '' for an empty query. */
+  readonly command: string;
+  readonly columns: ReadonlyArray<{ name: string; typeOid: number; type: string }>;
+  /** Values in text format, as psql shows them; null is SQL NULL. */
+  readonly rows: ReadonlyArray<ReadonlyArray<string | null>>;
+  /** NOTICE/WARNING messages the statement raised. */
+  readonly notices: readonly ErrorFields[];
+
+  constructor(r: QueryResult, notices: readonly ErrorFields[]) {
+    this.command = r.commandTag ?? '';
+    this.columns = r.fields.map((f) => ({ name: f.name, typeOid: f.typeOid, type: displayName(f.typeOid) }));
+    this.rows = r.rows;
+    this.notices = [...notices];
+  }
+
+  /** The rows as objects keyed by column name. */
+  get objects(): Array<Record<string, string | null>> {
+    return this.rows.map((row) => Object.fromEntries(this.columns.map((c, i) => [c.name, row[i] ?? null])));
+  }
+}
+
+/** An ERROR from cluster.query(): PostgreSQL's fields (code is the SQLSTATE) and libpq's text. */
+export class ClusterQueryError extends Error {
+  readonly fields: ErrorFields;
+  readonly notices: readonly ErrorFields[];
+  constructor(r: QueryResult, notices: readonly ErrorFields[]) {
+    super(r.error?.message ?? r.errorMessage);
+    this.name = 'ClusterQueryError';
+    this.fields = r.error ?? { severity: 'ERROR', code: 'XX000', message: r.errorMessage };
+    this.notices = [...notices];
+  }
+  get sqlstate(): string { return this.fields.code; }
 }

@@ -5,7 +5,7 @@
 import { formatLogRecord, renderLogLinePrefix, disconnectionMessage, type LogRecord } from '../log/index.js';
 import type { ServerEvent } from '../events.js';
 import type { ServerSettings } from '../server/settings.js';
-import { versionString } from '../session/queries.js';
+import { versionString } from '../sql/builtins.js';
 
 export type LogSettings = Pick<ServerSettings, 'logConnections' | 'logDisconnections' | 'logLinePrefix' | 'hbaPath' | 'serverVersion'> & {
   logTimezone?: string;
@@ -29,7 +29,7 @@ export function logRecordFor(e: ServerEvent, s: LogSettings): LogRecord | null {
     }
     case 'error':
       if (!e.toLog) return null;
-      return { ...e.error, severity: e.error.severity };
+      return { ...e.error, severity: e.error.severity, ...(e.statement !== undefined ? { statement: e.statement } : {}) };
     case 'log':
       if (e.toLog === false) return null;
       if (e.toLog === undefined && e.severity.startsWith('DEBUG')) return null;

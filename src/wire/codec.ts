@@ -116,6 +116,33 @@ export function encodeFrontend(msg: FrontendMessage): Buffer {
       return frame(F.Password, Buffer.from(msg.data));
     case 'Query':
       return frame(F.Query, new Writer().cstring(msg.sql).done());
+    case 'Parse': {
+      const w = new Writer().cstring(msg.name).cstring(msg.sql).int16(msg.paramTypes.length);
+      for (const t of msg.paramTypes) w.uint32(t);
+      return frame(F.Parse, w.done());
+    }
+    case 'Bind': {
+      const w = new Writer().cstring(msg.portal).cstring(msg.statement).int16(msg.paramFormats.length);
+      for (const f of msg.paramFormats) w.int16(f);
+      w.int16(msg.values.length);
+      for (const v of msg.values) {
+        if (v === null) w.int32(-1);
+        else w.int32(v.length).bytes(v);
+      }
+      w.int16(msg.resultFormats.length);
+      for (const f of msg.resultFormats) w.int16(f);
+      return frame(F.Bind, w.done());
+    }
+    case 'Describe':
+      return frame(F.Describe, new Writer().byte(msg.kind.charCodeAt(0)).cstring(msg.name).done());
+    case 'Execute':
+      return frame(F.Execute, new Writer().cstring(msg.portal).int32(msg.maxRows).done());
+    case 'Close':
+      return frame(F.Close, new Writer().byte(msg.kind.charCodeAt(0)).cstring(msg.name).done());
+    case 'Sync':
+      return frame(F.Sync, Buffer.alloc(0));
+    case 'Flush':
+      return frame(F.Flush, Buffer.alloc(0));
     case 'Terminate':
       return frame(F.Terminate, Buffer.alloc(0));
   }
@@ -186,6 +213,21 @@ export function encodeBackend(msg: BackendMessage): Buffer {
       return frame(B.CommandComplete, new Writer().cstring(msg.tag).done());
     case 'EmptyQueryResponse':
       return frame(B.EmptyQueryResponse, Buffer.alloc(0));
+    case 'ParseComplete':
+      return frame(B.ParseComplete, Buffer.alloc(0));
+    case 'BindComplete':
+      return frame(B.BindComplete, Buffer.alloc(0));
+    case 'CloseComplete':
+      return frame(B.CloseComplete, Buffer.alloc(0));
+    case 'NoData':
+      return frame(B.NoData, Buffer.alloc(0));
+    case 'PortalSuspended':
+      return frame(B.PortalSuspended, Buffer.alloc(0));
+    case 'ParameterDescription': {
+      const w = new Writer().int16(msg.types.length);
+      for (const t of msg.types) w.uint32(t);
+      return frame(B.ParameterDescription, w.done());
+    }
     case 'NegotiateProtocolVersion': {
       const w = new Writer()
         .uint32(protocolCode({ major: 3, minor: msg.newestMinorVersion }))
@@ -218,6 +260,7 @@ export function errorFieldsFrom(err: PgErrorFields): ErrorFields {
   if (err.detail !== undefined) f.detail = err.detail;
   if (err.hint !== undefined) f.hint = err.hint;
   if (err.context !== undefined) f.where = err.context;
+  if (err.position !== undefined) f.position = String(err.position);
   if (err.file !== undefined) f.file = err.file;
   if (err.line !== undefined) f.line = String(err.line);
   if (err.routine !== undefined) f.routine = err.routine;
@@ -376,6 +419,18 @@ export function decodeBackend(type: number, body: Buffer): FramedBackendMessage 
     case B.EmptyQueryResponse:
       msg = { type: 'EmptyQueryResponse' };
       break;
+    case B.ParseComplete: msg = { type: 'ParseComplete' }; break;
+    case B.BindComplete: msg = { type: 'BindComplete' }; break;
+    case B.CloseComplete: msg = { type: 'CloseComplete' }; break;
+    case B.NoData: msg = { type: 'NoData' }; break;
+    case B.PortalSuspended: msg = { type: 'PortalSuspended' }; break;
+    case B.ParameterDescription: {
+      const n = c.int16();
+      const types: number[] = [];
+      for (let i = 0; i < n; i++) types.push(c.uint32());
+      msg = { type: 'ParameterDescription', types };
+      break;
+    }
     case B.NegotiateProtocolVersion: {
       const version = protocolVersionOf(c.uint32());
       if (version.major !== 3) throw new WireDecodeError(`NegotiateProtocolVersion: major version ${version.major}`);

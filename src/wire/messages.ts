@@ -67,6 +67,16 @@ export interface PasswordMessage { type: 'PasswordMessage'; password: string }
 export interface SASLInitialResponse { type: 'SASLInitialResponse'; mechanism: string; data: Buffer | null }
 export interface SASLResponse { type: 'SASLResponse'; data: Buffer }
 export interface Query { type: 'Query'; sql: string }
+/** Extended query protocol: `paramTypes` 0 leaves a type for the server to infer. */
+export interface Parse { type: 'Parse'; name: string; sql: string; paramTypes: number[] }
+/** `values` in their formats' encodings (null is SQL NULL); format codes as the protocol allows (none, one for all, one each). */
+export interface Bind { type: 'Bind'; portal: string; statement: string; paramFormats: number[]; values: Array<Buffer | null>; resultFormats: number[] }
+export interface Describe { type: 'Describe'; kind: 'S' | 'P'; name: string }
+/** `maxRows` 0 fetches everything. */
+export interface Execute { type: 'Execute'; portal: string; maxRows: number }
+export interface Close { type: 'Close'; kind: 'S' | 'P'; name: string }
+export interface Sync { type: 'Sync' }
+export interface Flush { type: 'Flush' }
 export interface Terminate { type: 'Terminate' }
 
 /** Packets without a type byte, sent before the StartupMessage is accepted. */
@@ -78,6 +88,13 @@ export type FrontendMessage =
   | SASLInitialResponse
   | SASLResponse
   | Query
+  | Parse
+  | Bind
+  | Describe
+  | Execute
+  | Close
+  | Sync
+  | Flush
   | Terminate;
 
 // ---- backend (server → client) --------------------------------------------
@@ -167,6 +184,14 @@ export interface RowDescription { type: 'RowDescription'; fields: FieldDescripti
 export interface DataRow { type: 'DataRow'; values: Array<Buffer | null> }
 export interface CommandComplete { type: 'CommandComplete'; tag: string }
 export interface EmptyQueryResponse { type: 'EmptyQueryResponse' }
+/** Extended query protocol replies: '1', '2', '3', 'n', 's' (no body) and 't'. */
+export interface ParseComplete { type: 'ParseComplete' }
+export interface BindComplete { type: 'BindComplete' }
+export interface CloseComplete { type: 'CloseComplete' }
+export interface NoData { type: 'NoData' }
+export interface PortalSuspended { type: 'PortalSuspended' }
+/** Parameter type OIDs of a prepared statement (0 where one was left unspecified and never resolved). */
+export interface ParameterDescription { type: 'ParameterDescription'; types: number[] }
 /**
  * 'v'. On the wire: Int32 newest supported version (always major 3), Int32
  * count, then the unrecognized `_pq_.` option names.
@@ -194,6 +219,12 @@ export type FramedBackendMessage =
   | DataRow
   | CommandComplete
   | EmptyQueryResponse
+  | ParseComplete
+  | BindComplete
+  | CloseComplete
+  | NoData
+  | PortalSuspended
+  | ParameterDescription
   | NegotiateProtocolVersion;
 
 /** The single unframed byte answering SSLRequest ('S'/'N') or GSSENCRequest ('G'/'N'). */
@@ -220,6 +251,12 @@ export const BACKEND_TYPE_BYTE = {
   DataRow: 0x44, // D
   CommandComplete: 0x43, // C
   EmptyQueryResponse: 0x49, // I
+  ParseComplete: 0x31, // 1
+  BindComplete: 0x32, // 2
+  CloseComplete: 0x33, // 3
+  NoData: 0x6e, // n
+  PortalSuspended: 0x73, // s
+  ParameterDescription: 0x74, // t
   NegotiateProtocolVersion: 0x76, // v
 } as const;
 
@@ -227,5 +264,12 @@ export const FRONTEND_TYPE_BYTE = {
   /** PasswordMessage, SASLInitialResponse and SASLResponse all use 'p'. */
   Password: 0x70, // p
   Query: 0x51, // Q
+  Parse: 0x50, // P
+  Bind: 0x42, // B
+  Describe: 0x44, // D
+  Execute: 0x45, // E
+  Close: 0x43, // C
+  Sync: 0x53, // S
+  Flush: 0x48, // H
   Terminate: 0x58, // X
 } as const;

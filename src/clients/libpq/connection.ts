@@ -37,6 +37,8 @@ export class LibpqConnection {
   private closed = false;
   /** Notices received during queries, in order. */
   readonly queryNotices: string[] = [];
+  /** The same notices as their fields. */
+  readonly queryNoticeFields: ErrorFields[] = [];
 
   constructor(private readonly wire: ClientWire, readonly info: ConnectionInfo) {}
 
@@ -78,6 +80,7 @@ export class LibpqConnection {
           break;
         case 'NoticeResponse':
           this.queryNotices.push(formatServerMessage(msg.fields, false));
+          this.queryNoticeFields.push(msg.fields);
           break;
         case 'ReadyForQuery':
           return results;

@@ -193,7 +193,7 @@ export class RealPg {
 
   /** pg_ctl restart -m fast: sessions get FATAL 57P01, the server comes back on the same port. */
   async restart(): Promise<void> {
-    await asPostgres(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-m', 'fast', '-w', '-t', '30', 'restart']);
+    await asServer(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-m', 'fast', '-w', '-t', '30', 'restart']);
     this.postmasterPid = Number(readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     await this.waitForHelpers();
   }

@@ -4,7 +4,7 @@
  * and certificate paths normalised so both sides can be compared.
  */
 import { hookCallLabel } from '../testing/trace.js';
-import { logRecordFor, type LogSettings } from '../views/server-log.js';
+import { logRecordsFor, type LogSettings } from '../views/server-log.js';
 import { formatLogRecord } from '../log/index.js';
 import type { ServerEvent } from '../events.js';
 import { parseHookProbeLine } from './probe.js';
@@ -96,18 +96,22 @@ export function realMessages(entries: readonly ServerLogEntry[]): LogMessage[] {
   return entries.filter((e) => !e.background).map((e) => ({ connection: e.pid, text: e.text }));
 }
 
-/** pg-authsim's events as the messages its log would hold, rendered as PostgreSQL does under log_error_verbosity = verbose. */
+/**
+ * pg-authsim's events as the messages its log would hold, rendered as PostgreSQL does under
+ * log_error_verbosity = verbose: what an emit_log_hook left of them included (a hidden
+ * STATEMENT, a report kept out of the log), as the server log view shows them.
+ */
 export function simMessages(events: readonly ServerEvent[], settings: LogSettings): LogMessage[] {
   const out: LogMessage[] = [];
   for (const e of events) {
     if (e.connection === 0) continue;
-    const rec = logRecordFor(e, settings);
-    if (!rec) continue;
-    // One entry per prefixed line, tab-indented continuation lines folded in, as the real log is read.
-    for (const line of formatLogRecord('', rec, { verbosity: 'verbose' }).replace(/\n$/, '').split('\n')) {
-      const last = out[out.length - 1];
-      if (line.startsWith('\t') && last) last.text += `\n${line}`;
-      else out.push({ connection: e.connection, text: line });
+    for (const rec of logRecordsFor(e, settings)) {
+      // One entry per prefixed line, tab-indented continuation lines folded in, as the real log is read.
+      for (const line of formatLogRecord('', rec, { verbosity: 'verbose' }).replace(/\n$/, '').split('\n')) {
+        const last = out[out.length - 1];
+        if (line.startsWith('\t') && last) last.text += `\n${line}`;
+        else out.push({ connection: e.connection, text: line });
+      }
     }
   }
   return out;

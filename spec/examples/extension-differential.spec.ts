@@ -15,7 +15,8 @@
  * an ordinary user when the suite runs as root, and must still match its recording.
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 import { readRecording, runDifferential, type DifferentialReport, type Recording } from '../../src/conformance/differential.js';
 import { readScenarioFile, type ExtensionScenarios } from '../../src/conformance/extension-scenarios.js';
@@ -24,6 +25,7 @@ import { renderTable } from '../../src/views/table.js';
 import { PG15_BIN } from '../../src/conformance/real-server.js';
 import { nonRootTree, type NonRootTree } from '../support/non-root.js';
 import { ROOT } from '../support/fixtures.js';
+import { tempDir } from '../support/temp.js';
 
 const EXAMPLES = [
   { name: 'credcheck', port: 'credcheck.js' },
@@ -58,6 +60,30 @@ describe('extension differential: the ports against their C originals (PostgreSQ
       expectAllAgree(report, runs);
     });
   }
+
+  it('fails a naive port: credcheck counting every failure as 1 differs from the C original where it should', async () => {
+    // The port as someone would write it without reading save_auth_failure(): ssl = on ignored.
+    const dir = tempDir('pg-authsim-naive-port-');
+    const naive = path.join(dir, 'credcheck.js');
+    writeFileSync(naive, [
+      `import { credcheck } from ${JSON.stringify(pathToFileURL(portOf('credcheck.js')).href)};`,
+      'export function _PG_init(ctx) {',
+      "  const gucs = new Proxy(ctx.gucs, { get: (t, p) => (p === 'getBool' ? (n) => (n === 'ssl' ? false : t.getBool(n)) : (typeof t[p] === 'function' ? t[p].bind(t) : t[p])) });",
+      '  credcheck._PG_init(new Proxy(ctx, { get: (t, p) => (p === \'gucs\' ? gucs : t[p]) }));',
+      '}',
+    ].join('\n'));
+    const report = await runDifferential({
+      scenarios: scenariosOf('credcheck'), extensions: [{ name: 'credcheck', library: null, port: naive }],
+      against: recordingOf('credcheck'), filter: 'ban/host/test/require',
+    });
+    const diffs = differencesTable(report).rows.map((r) => `${r[1]} ${r[2]}`);
+    // Run 1 shows a count of 1 where credcheck shows 0 (0.5 truncated); run 2 bans where credcheck counts 1.5.
+    expect(diffs).to.include.members([
+      'ban/host/test/require/wrong #1 state', 'ban/host/test/require/wrong #2 clientError', 'ban/host/test/require/wrong #2 hookCalls',
+      'ban/host/test/require/wrong #3 errorLog', 'ban/host/test/require/wrong #4 state',
+    ]);
+    expect(report.versions[0]!.agreeing).to.equal(0);
+  });
 
   it('covers the acceptance grid: host and hostssl x every sslmode x right/wrong/no password, bans, resets, prompts, state after every run', () => {
     for (const ex of EXAMPLES) {

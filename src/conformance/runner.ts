@@ -331,7 +331,9 @@ Extension differential (a C extension against its TypeScript port):
   --record FILE      also write the real side's observations, for --against
   --against FILE     replay a recording as the real side (no C library or
                      compiler needed, e.g. in CI); pg-authsim still runs live
-  --filter, --format, --jobs and --pg-bin apply as above
+  --filter, --format, --jobs and --pg-bin apply as above (a filtered run starts
+                     where the file's earlier cases would have left state: the
+                     output of a reset may then differ from a full run's)
 `;
 
 export interface ConformanceIo {

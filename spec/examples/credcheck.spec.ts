@@ -123,6 +123,26 @@ describe('example extension: credcheck', () => {
       .to.equal('started');
   });
 
+  it('shows pg_banned_role to everyone with the C columns, resets for superusers, and keeps a reused element\'s old ban date', async () => {
+    cluster = await start(HOST, {}, `${ROLES}CREATE ROLE admin SUPERUSER LOGIN PASSWORD 'pw';\nCREATE ROLE reader LOGIN PASSWORD 'pw';\n`);
+    const admin = { user: 'admin', password: 'pw', sslmode: 'disable' };
+    const reader = { user: 'reader', password: 'pw', sslmode: 'disable' };
+    await loginsUntilBanned(cluster, 'user=test dbname=postgres sslmode=require');
+    const banned = await cluster.query('SELECT * FROM pg_banned_role', reader);
+    // As \\d pg_banned_role shows them on PostgreSQL 15 with credcheck 2.8.0: oid, integer, timestamp without time zone.
+    expect(banned.columns.map((c) => `${c.name} ${c.typeOid}`)).to.deep.equal(['roleid 26', 'failure_count 23', 'banned_date 1114']);
+    expect(banned.rows.map((r) => [r[0], r[1], r[2] !== null])).to.deep.equal([['16384', '2', true]]);
+    const denied = await cluster.query('SELECT pg_banned_role_reset()', reader).then(() => null, (e: Error & { sqlstate: string }) => e);
+    expect([denied?.sqlstate, denied?.message]).to.deep.equal(['42501', 'permission denied for function pg_banned_role_reset']);
+    expect((await cluster.query("SELECT pg_banned_role_reset('test')", admin)).rows).to.deep.equal([['1']]);
+    expect((await cluster.query('SELECT * FROM pg_banned_role', admin)).rows).to.deep.equal([]);
+    // The next failure re-uses the freed hash element: count 0 (0.5), the old banned_date still in it.
+    await cluster.psql('user=test dbname=postgres sslmode=require', { password: 'wrong' });
+    await cluster.idle();
+    const after = await cluster.query('SELECT * FROM pg_banned_role', admin);
+    expect(after.rows.map((r) => [r[1], r[2]])).to.deep.equal([['0', banned.rows[0]![2]]]);
+  });
+
   it('keeps two servers\' ban counts apart', async () => {
     cluster = await start(HOST);
     const other = await start(HOST);

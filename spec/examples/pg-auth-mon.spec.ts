@@ -1,31 +1,31 @@
 /**
  * examples/extensions/pg_auth_mon.ts on its own, in-process on virtual time: what it counts
  * per hook call, unknown roles under OID 0, the table written to the log at shutdown and every
- * pg_auth_mon.log_period, and separate counts per server. The rows are read through the view
- * the port registers (rows()), as the session's SQL does;
+ * pg_auth_mon.log_period, and separate counts per server. The rows are read with the same SQL as
+ * in production (cluster.query: a real session, whose login pg_auth_mon counts like any other);
  * spec/examples/extension-differential.spec.ts reads them with psql and compares them with the
  * C original's.
  */
 import { expect } from 'chai';
 import { TestCluster } from 'pg-authsim/testing';
-import type { SqlCallContext } from 'pg-authsim';
 import { pgAuthMon } from '../../examples/extensions/pg_auth_mon.js';
 
-const ROLES = "CREATE ROLE test LOGIN PASSWORD 'secret';\nCREATE ROLE other LOGIN PASSWORD 'secret';\n";
+const ROLES = "CREATE ROLE test LOGIN PASSWORD 'secret';\nCREATE ROLE other LOGIN PASSWORD 'secret';\nCREATE ROLE admin SUPERUSER LOGIN PASSWORD 'pw';\n";
+const ADMIN = { user: 'admin', password: 'pw', sslmode: 'disable' };
 const HOST = 'host all all 127.0.0.1/32 scram-sha-256';
 
 function start(hba = HOST, conf: Record<string, string | number | boolean> = {}): Promise<TestCluster> {
   return TestCluster.start({ postgresqlConf: { ssl: true, ...conf }, hba, roles: ROLES, extensions: [pgAuthMon] });
 }
 
-type Row = [string, boolean, number, number, Date | null, number, number, Date | null];
-
-/** The view's rows by role name, timestamps as present/absent. */
+/** `SELECT * FROM pg_auth_mon` by role name (the reading superuser's own row left out), timestamps as present/absent. */
 async function view(cluster: TestCluster): Promise<Record<string, unknown[]>> {
-  const def = cluster.server.sql.lookupView('pg_auth_mon')!;
-  const ctx = { user: 'postgres', userOid: 10, superuser: true, database: 'postgres', pid: 1 } as unknown as SqlCallContext;
+  const r = await cluster.query('SELECT * FROM pg_auth_mon', ADMIN);
   const out: Record<string, unknown[]> = {};
-  for (const r of await def.rows(ctx) as Iterable<Row>) out[r[0]] = [r[1], r[2], r[3], r[4] !== null, r[5], r[6], r[7] !== null];
+  for (const [rolname, deleted, uid, ok, lastOk, conflicts, failures, lastFailed] of r.rows) {
+    if (rolname === 'admin') continue;
+    out[rolname!] = [deleted === 't', Number(uid), Number(ok), lastOk !== null, Number(conflicts), Number(failures), lastFailed !== null];
+  }
   return out;
 }
 
@@ -67,6 +67,21 @@ describe('example extension: pg_auth_mon', () => {
     await psql(cluster, 'user=test dbname=postgres sslmode=prefer', 'secret');
     await psql(cluster, 'user=other dbname=postgres sslmode=require', 'secret');
     expect(await view(cluster)).to.deep.equal({ other: [false, 16385, 1, true, 0, 0, false] });
+  });
+
+  it('shows the C view\'s columns and types, to superusers only, and pg_auth_mon() to everyone', async () => {
+    cluster = await start();
+    const r = await cluster.query('SELECT * FROM pg_auth_mon', ADMIN);
+    // As \\d pg_auth_mon shows them on PostgreSQL 15 with pg_auth_mon 1.1.
+    expect(r.columns.map((c) => `${c.name} ${c.typeOid}`)).to.deep.equal([
+      'rolname 19', 'deleted 16', 'uid 26', 'successful_attempts 23', 'last_successful_ts 1184',
+      'total_hba_conflicts 23', 'other_auth_failures 23', 'last_failed_ts 1184',
+    ]);
+    const denied = await cluster.query('SELECT * FROM pg_auth_mon', { user: 'test', password: 'secret' }).then(() => null, (e: Error & { sqlstate: string }) => e);
+    expect([denied?.sqlstate, denied?.message]).to.deep.equal(['42501', 'permission denied for view pg_auth_mon']);
+    const fn = await cluster.query('SELECT uid, rolename_at_last_login_attempt FROM pg_auth_mon() ORDER BY uid', { user: 'test', password: 'secret' });
+    expect(fn.columns.map((c) => c.typeOid)).to.deep.equal([26, 19]);
+    expect(fn.rows).to.deep.equal([['16384', 'test'], ['16386', 'admin']]);
   });
 
   it('writes every entry to the log when the server shuts down', async () => {

@@ -42,7 +42,7 @@ export {
 } from './matrix/matrix.js';
 export { MATRIX_CLIENTS } from './matrix/clients.js';
 export {
-  DRIVER_PROFILES, driverProfile, connectNodePostgres, connectPostgresJs, connectPgjdbc, connectAsyncpg, runDriver,
+  DRIVER_PROFILES, driverProfile, connectNodePostgres, connectPostgresJs, connectPgjdbc, connectAsyncpg, connectPgx, connectLibPqGo, runDriver,
   type DriverProfile, type DriverEnv, type DriverResult, type DriverAttempt, type DriverError, type ConnectRequest, type DriverDefinition, type AttemptSpec,
 } from './clients/drivers/index.js';
 export { connectLibpq, runPsql, inProcessTransport, tcpTransport, type ClientTransport, type LibpqResult, type PsqlResult, type LibpqEnv, type PsqlEnv } from './clients/index.js';

@@ -363,8 +363,11 @@ describe('driver models (in-process, virtual clock)', () => {
 
   describe('the registry', () => {
     it('names every driver and resolves aliases', () => {
-      expect(Object.keys(DRIVER_PROFILES)).to.deep.equal(['pg', 'pg-libpqcompat', 'postgres.js', 'pgjdbc', 'asyncpg']);
-      const byAlias: Array<[string, string]> = [['node-postgres', 'pg'], ['POSTGRES', 'postgres.js'], ['postgres-js', 'postgres.js'], ['jdbc', 'pgjdbc'], ['asyncpg', 'asyncpg']];
+      expect(Object.keys(DRIVER_PROFILES)).to.deep.equal(['pg', 'pg-libpqcompat', 'postgres.js', 'pgjdbc', 'asyncpg', 'pgx', 'lib/pq']);
+      const byAlias: Array<[string, string]> = [
+        ['node-postgres', 'pg'], ['POSTGRES', 'postgres.js'], ['postgres-js', 'postgres.js'], ['jdbc', 'pgjdbc'], ['asyncpg', 'asyncpg'],
+        ['pgx-v4', 'pgx'], ['pgconn', 'pgx'], ['pq', 'lib/pq'], ['lib-pq', 'lib/pq'], ['go-pq', 'lib/pq'],
+      ];
       for (const [alias, name] of byAlias) expect(driverProfile(alias)?.name, alias).to.equal(name);
       expect(driverProfile('psycopg')).to.equal(undefined);
     });

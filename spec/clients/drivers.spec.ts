@@ -30,19 +30,15 @@ import { homedir, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { createInterface } from 'node:readline';
-import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import postgres from 'postgres';
-import { TestCluster, hookCallLabel, type Trace } from '../../src/testing/index.js';
+import { TestCluster } from '../../src/testing/index.js';
 import type { ExtensionModule } from '../../src/extensions/extension.js';
 import { inProcessTransport } from '../../src/clients/libpq/transport.js';
 import { DRIVER_PROFILES, type DriverResult } from '../../src/clients/drivers/index.js';
-import type { ServerEvent } from '../../src/events.js';
 import { CERTS } from '../support/fixtures.js';
-import { MessageReader } from '../../src/wire/reader.js';
-import { encodeBackend, toErrorResponse, NEGOTIATE_SSL_CODE } from '../../src/wire/codec.js';
-import { duplexPair } from '../../src/server/memory-transport.js';
-import type { ClientTransport } from '../../src/clients/libpq/transport.js';
+import { seen } from '../support/driver-transcript.js';
+import { FakeServer, SCRIPTS, type FakeScript } from '../support/fake-server.js';
 
 const ROLES = "CREATE ROLE test LOGIN PASSWORD 'secret';";
 const PASSWORDS = { right: 'secret', wrong: 'wrong', none: null } as const;
@@ -131,32 +127,6 @@ const EXTRA: Record<string, Case[]> = {
 
 /** What the driver reported, in the terms each driver exposes. */
 interface Reported { ok: boolean; message?: string; code?: string; name?: string }
-
-/** The server's view of one case. */
-interface Seen { connections: number; hooks: string[]; transcript: string[][] }
-
-function seen(trace: Trace): Seen {
-  const byConnection = new Map<number, ServerEvent[]>();
-  for (const e of trace.events) {
-    if (e.connection === 0) continue;
-    const list = byConnection.get(e.connection) ?? [];
-    list.push(e);
-    byConnection.set(e.connection, list);
-  }
-  const transcript = [...byConnection.values()].map((events) => events.flatMap((e): string[] => {
-    switch (e.type) {
-      case 'ssl-request': return [`SSLRequest→${e.answer}`];
-      case 'tls-established': return ['TLS'];
-      case 'startup-packet': return ['startup'];
-      case 'hba-no-match': return ['no pg_hba.conf entry'];
-      case 'auth-response': return e.message.startsWith('SASLInitialResponse') ? [e.message] : [];
-      case 'hook-invoked': return [`hook ${e.status}`];
-      case 'error': return e.toClient ? [`sent ${e.error.sqlstate}`] : [`logged: ${e.error.message}`];
-      default: return [];
-    }
-  }));
-  return { connections: trace.connectionCount(), hooks: trace.hookCalls().map(hookCallLabel), transcript };
-}
 
 // ---- the real drivers -------------------------------------------------------------------
 
@@ -349,75 +319,14 @@ const parsePython = (line: string): Reported => {
 };
 
 
-// ---- a scripted server, for what a real server does not readily do ----------------------------
-
-/** What the fake does on its n-th connection (0-based). */
-interface FakeAct {
-  /** The answer to SSLRequest: 'N', or 'E' = an ErrorResponse (53300) and a close, as after a failed fork. */
-  ssl: 'N' | 'E';
-  /** After the startup packet: hang up without a word, or send a FATAL with this SQLSTATE and hang up. */
-  startup: 'close' | '28P01';
-}
-
-const FATAL_53300 = encodeBackend(toErrorResponse({ severity: 'FATAL', sqlstate: '53300', message: 'sorry, too many clients already' }));
-const FATAL_28P01 = encodeBackend(toErrorResponse({ severity: 'FATAL', sqlstate: '28P01', message: 'password authentication failed for user "test"' }));
-
-/** Records, per connection, the packets it got ('SSLRequest', 'startup'). */
-class FakeServer {
-  readonly seen: string[][] = [];
-  constructor(private readonly script: (n: number) => FakeAct) {}
-
-  handle(sock: Duplex): void {
-    const got: string[] = [];
-    const act = this.script(this.seen.length);
-    this.seen.push(got);
-    sock.on('error', () => {});
-    const reader = new MessageReader(sock);
-    void (async () => {
-      for (;;) {
-        const r = await reader.readStartupPacket();
-        if (r.kind !== 'packet') break;
-        if (r.body.readInt32BE(0) === NEGOTIATE_SSL_CODE) {
-          got.push('SSLRequest');
-          if (act.ssl === 'N') {
-            sock.write('N');
-            continue;
-          }
-          sock.end(FATAL_53300);
-          break;
-        }
-        got.push('startup');
-        if (act.startup === 'close') sock.end();
-        else sock.end(FATAL_28P01);
-        break;
-      }
-      reader.close();
-    })();
-  }
-
-  transport(): ClientTransport {
-    return {
-      open: async () => {
-        const [client, server] = duplexPair();
-        this.handle(server);
-        return client;
-      },
-    };
-  }
-}
+// ---- a scripted server (spec/support/fake-server.ts), for what a real server does not readily do -----
 
 interface FakeCase {
   driver: string;
   sslmode: string;
   /** 'E' to SSLRequest, or a close right after the startup packet. */
-  script: 'ssl-E' | 'close-after-startup';
+  script: FakeScript;
 }
-
-/** postgres.js reconnects forever on these: from the 4th connection on the fake answers N and 28P01, which ends it. */
-const SCRIPTS: Record<FakeCase['script'], (n: number) => FakeAct> = {
-  'ssl-E': (n) => (n < 3 ? { ssl: 'E', startup: '28P01' } : { ssl: 'N', startup: '28P01' }),
-  'close-after-startup': (n) => (n < 3 ? { ssl: 'N', startup: 'close' } : { ssl: 'N', startup: '28P01' }),
-};
 
 const FAKE_CASES: FakeCase[] = [
   ...['pg', 'pg-libpqcompat'].flatMap((driver) => [

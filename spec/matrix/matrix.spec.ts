@@ -54,6 +54,17 @@ describe('pg-authsim matrix', () => {
     expect(csv.split('\n')[2]).to.match(/^test,require,wrong,1,ERROR\/ssl,2000,error,"psql: error: /);
   });
 
+  it('the Go drivers by name or alias: pgx pays twice for a wrong scram password under prefer, lib/pq refuses prefer', () => {
+    const rows = (client: string) => JSON.parse(execFileSync('node', [CLI, 'matrix', '-D', SEED, '--format', 'json', '--user', 'test', '--sslmode', 'prefer', '--client', client], { encoding: 'utf8' })) as Array<Record<string, unknown>>;
+    const wrong = (client: string) => rows(client).find((r) => r.password === 'wrong')!;
+    expect(wrong('pgx')).to.deep.include({ connections: 2, 'hook calls': 'ERROR/ssl ERROR/plain', 'auth_delay ms': 4000 });
+    expect(wrong('pgconn')).to.deep.include({ connections: 2, 'hook calls': 'ERROR/ssl ERROR/plain' });
+    for (const client of ['lib/pq', 'pq']) {
+      expect(wrong(client)).to.deep.include({ connections: 1, 'hook calls': '-', 'auth_delay ms': 0 });
+      expect(wrong(client)['client error']).to.match(/^pq: unsupported sslmode "prefer"/);
+    }
+  });
+
   it('refuses unknown clients, formats and sslmodes with a clear message', () => {
     const run = (args: string[]) => {
       try { execFileSync('node', [CLI, 'matrix', '-D', SEED, ...args], { encoding: 'utf8', stdio: 'pipe' }); return ''; } catch (e) { return String((e as { stderr: string }).stderr); }

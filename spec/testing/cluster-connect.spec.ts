@@ -44,6 +44,20 @@ describe('TestCluster.connect(): every client model', () => {
     expect(cluster.trace).to.have.hookCalls(['OK/ssl', 'OK/ssl']);
   });
 
+  it('pgx pays twice for a wrong password under its default prefer, lib/pq once under its default require; both verify the cluster certificate', async () => {
+    const x = await cluster.connect('pgx', 'postgres://test@localhost/postgres', { password: 'wrong' });
+    const q = await cluster.connect('pq', 'postgres://test@localhost/postgres', { password: 'wrong' });
+    expect([x.ok, q.ok]).to.deep.equal([false, false]);
+    expect(x.error?.message).to.match(/failed SASL auth \(FATAL: password authentication failed for user "test" \(SQLSTATE 28P01\)\)$/);
+    expect(q.error).to.deep.equal({ message: 'pq: password authentication failed for user "test"', code: '28P01' });
+    for (const client of ['pgx', 'lib/pq']) {
+      const r = await cluster.connect(client, 'postgres://test:secret@localhost/postgres?sslmode=verify-full');
+      expect(r.ok, `${client}: ${r.error?.message}`).to.equal(true);
+    }
+    await cluster.idle();
+    expect(cluster.trace).to.have.hookCalls(['ERROR/ssl', 'ERROR/plain', 'ERROR/ssl', 'OK/ssl', 'OK/ssl']);
+  });
+
   it("psql and psycopg by name, with the decisions traced", async () => {
     const events: ClientTraceEvent[] = [];
     const p = await cluster.connect('psql-libpq17', 'user=test dbname=postgres', { password: 'wrong', onTrace: (e) => events.push(e) });

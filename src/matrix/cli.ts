@@ -9,7 +9,7 @@ import { formatLogRecord, renderLogLinePrefix } from '../log/index.js';
 import type { PgErrorFields } from '../errors.js';
 import { renderTable, type TableFormat } from '../views/table.js';
 import { ALL_PASSWORD_KINDS, MATRIX_SSLMODES, runMatrix, type MatrixResult, type MatrixRow, type MatrixSslMode, type PasswordKind } from './matrix.js';
-import { MATRIX_CLIENTS } from './clients.js';
+import { MATRIX_CLIENTS, matrixClient } from './clients.js';
 
 const CLIENT_NAMES = Object.keys(MATRIX_CLIENTS).join(', ');
 
@@ -79,7 +79,8 @@ export async function matrixMain(argv: string[]): Promise<number> {
   if (!dir) return fail('no data directory specified\nUse -D DIR or set PGDATA. Try "pg-authsim --help".');
   const format = (values.format ?? 'table') as TableFormat;
   if (!['table', 'markdown', 'json', 'csv'].includes(format)) return fail(`unknown format "${values.format}" (table, markdown, json or csv)`);
-  const names = (values.client ?? ['psql']).flatMap((n) => (n === 'all' ? Object.keys(MATRIX_CLIENTS) : [n]));
+  // A driver profile's alias (pq, pgconn, node-postgres, jdbc, ...) names its client.
+  const names = (values.client ?? ['psql']).flatMap((n) => (n === 'all' ? Object.keys(MATRIX_CLIENTS) : [matrixClient(n)?.name ?? n]));
   const unknown = names.find((n) => !MATRIX_CLIENTS[n]);
   if (unknown !== undefined) return fail(`unknown client "${unknown}"; known clients: ${CLIENT_NAMES}, all`);
   const clients = [...new Set(names)].map((n) => MATRIX_CLIENTS[n]!);

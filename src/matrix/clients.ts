@@ -1,6 +1,6 @@
 /** The clients `matrix` can drive, by name: psql (libpq models) and the driver profiles. */
 import { psqlClient, psycopgClient, type MatrixClient } from './matrix.js';
-import { DRIVER_PROFILES } from '../clients/drivers/index.js';
+import { DRIVER_PROFILES, driverProfile } from '../clients/drivers/index.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
 import { SeededRandom } from '../random.js';
 
@@ -42,3 +42,9 @@ export const MATRIX_CLIENTS: Record<string, MatrixClient> = {
   psycopg: psycopgClient(),
   ...Object.fromEntries(Object.keys(DRIVER_PROFILES).map((n) => [n, driverClient(n)])),
 };
+
+/** A client by name, or by a driver profile's alias (`pq`, `node-postgres`, `jdbc`, ...). */
+export function matrixClient(name: string): MatrixClient | undefined {
+  const profile = MATRIX_CLIENTS[name] ? undefined : driverProfile(name);
+  return MATRIX_CLIENTS[name] ?? (profile ? MATRIX_CLIENTS[profile.name] : undefined);
+}

@@ -26,6 +26,13 @@ import { acceptTls, cipherBits, isVersionProblem, rfc2253 } from './secure-open.
 /** Which of PostgreSQL's two authentication_timeout windows is running. */
 export type TimerPhase = 'startup' | 'authentication';
 
+/** strerror() for a recv() that failed. */
+const RECV_ERRORS: Record<string, string> = {
+  ECONNRESET: 'Connection reset by peer',
+  ETIMEDOUT: 'Connection timed out',
+  EPIPE: 'Broken pipe',
+};
+
 export class BackendConnection implements ClientConnection {
   readonly port: MutablePort;
   cancelKey: Buffer;
@@ -170,7 +177,23 @@ export class BackendConnection implements ClientConnection {
 
   // ---- receiving --------------------------------------------------------------
 
-  readStartupPacket(): Promise<StartupRead> { return this.interruptible(this.reader.readStartupPacket()); }
+  async readStartupPacket(): Promise<StartupRead> {
+    const read = await this.interruptible(this.reader.readStartupPacket());
+    if (read.kind !== 'packet') this.logRecvError();
+    return read;
+  }
+
+  /**
+   * pq_recvbuf(): a recv() that failed rather than reached EOF (a reset: the client went away
+   * with our bytes unread) is logged as COMMERROR `could not receive data from client: %m`
+   * (errcode_for_socket_access: 08006) before the caller sees EOF. Compared with 15.20 for the
+   * startup packet (lib/pq leaves a TLS connection it rejected to the process exit).
+   */
+  private logRecvError(): void {
+    const code = (this.reader.error as (Error & { code?: string }) | null)?.code;
+    const text = code ? RECV_ERRORS[code] : undefined;
+    if (text) this.emit({ type: 'error', error: { severity: 'LOG', sqlstate: '08006', message: `could not receive data from client: ${text}` }, toClient: false, toLog: true });
+  }
   peekByte(): Promise<number | null> { return this.interruptible(this.reader.peekByte()); }
   readMessageType(): Promise<number | null> { return this.interruptible(this.reader.readMessageType()); }
   readMessageBody(maxLength: number): Promise<MessageBodyRead> { return this.interruptible(this.reader.readMessageBody(maxLength)); }

@@ -238,8 +238,8 @@ export class TestCluster {
     if (!profile) throw new Error(`unknown client "${client}": psql, psql-libpq16, psql-libpq17, psql-libpq18, psycopg, ${Object.keys(DRIVER_PROFILES).join(', ')}`);
     const request = connectRequestFromUrl(target, opts.password);
     const options = { ...request.options };
-    // pgjdbc and asyncpg read a root certificate file for the verifying modes.
-    if ((profile.name === 'pgjdbc' || profile.name === 'asyncpg') && /^verify-/.test(options.sslmode ?? '') && options.sslrootcert === undefined) options.sslrootcert = ca;
+    // pgjdbc, asyncpg and the Go drivers read a root certificate file for the verifying modes.
+    if (profile.runtime !== 'node' && /^verify-/.test(options.sslmode ?? '') && options.sslrootcert === undefined) options.sslrootcert = ca;
     return profile.connect({ ...request, options }, {
       transport: this.transport(), random: new SeededRandom(seed), clock: this.clock,
       environ: { ...(profile.runtime === 'node' ? { NODE_EXTRA_CA_CERTS: ca } : {}), ...opts.environ },

@@ -14,6 +14,7 @@
  * Stable API (driver files build on it; it grows, it does not break): runDriver and
  * DriverDefinition, AttemptSpec, AuthResponder/AuthContext/AuthStep, Failure, SslAnswerAction,
  * NextStep, EngineStep, sourceTable/src, refusedBeforeConnecting, and DriverEnv's clock/onTrace.
+ * Grown since: AttemptSpec.afterConnect, tls().verify (TlsVerify), afterTls's TLS result, Failure.cleanup.
  */
 import * as fs from 'node:fs';
 import type * as tls from 'node:tls';
@@ -23,7 +24,7 @@ import { CryptoRandom, type Random } from '../../random.js';
 import { PG_PROTOCOL_3_0, protocolVersionOf, type ErrorFields, type FrontendMessage, type StartupParam } from '../../wire/codec.js';
 import { TransportError } from '../libpq/transport.js';
 import type { ClientDecision, SourceRef } from '../trace.js';
-import { DriverSocket } from './wire.js';
+import { DriverSocket, type TlsResult } from './wire.js';
 import type { DriverScram } from './scram.js';
 import type { AttemptOutcome, DriverAttempt, DriverEnv, DriverError, DriverResult, Encryption, ReadFile } from './types.js';
 
@@ -48,6 +49,11 @@ export interface Failure<F> {
   /** The driver walks away on purpose mid-exchange (no password): traced as a hang-up. */
   hangUp?: string;
   source?: SourceRef;
+  /**
+   * What the driver does on its way out, on connections of its own that are not attempts (pgconn
+   * sends a CancelRequest after a read error). Run, and awaited, once the socket is dealt with.
+   */
+  cleanup?(open: (host: string, port: number) => Promise<DriverSocket | null>): Promise<void>;
 }
 
 /** The server's one-byte answer to SSLRequest, as the driver takes it. */
@@ -98,11 +104,17 @@ export interface AttemptSpec<F> {
   sslAnswer?(answer: number | null): SslAnswerAction<F>;
   /** The driver read the answer with a whole-chunk 'data' handler, so bytes after it are lost. */
   discardAfterAnswer?: boolean;
-  /** tls.connect() options (the socket is added), or a failure before the handshake. */
-  tls?(): { options: tls.ConnectionOptions; why: string } | Failure<F>;
+  /**
+   * tls.connect() options (the socket is added), or a failure before the handshake. `verify`:
+   * the driver's own certificate check inside the handshake (Go's crypto/tls), run where
+   * rejectUnauthorized's would run and failing the same way (give it with rejectUnauthorized off).
+   */
+  tls?(): { options: tls.ConnectionOptions; why: string; verify?: TlsVerify } | Failure<F>;
   tlsFailed?(error: Error & { code?: string }): Failure<F>;
-  /** Checks after a finished handshake (pgjdbc's host name verifier). */
-  afterTls?(peerCertificate: Buffer | null): Promise<Failure<F> | null> | Failure<F> | null;
+  /** Checks after a finished handshake (pgjdbc's host name verifier, lib/pq's verify-ca); `tls` has the parsed certificate and node:tls's verdict on the chain. */
+  afterTls?(peerCertificate: Buffer | null, tls: Extract<TlsResult, { ok: true }>): Promise<Failure<F> | null> | Failure<F> | null;
+  /** A check once the socket is open, before anything is sent (lib/pq reads sslmode only then). */
+  afterConnect?(): Failure<F> | null;
   startup(): StartupParam[];
   auth: AuthResponder<F>;
   serverError(fields: ErrorFields): Failure<F>;
@@ -111,6 +123,9 @@ export interface AttemptSpec<F> {
   /** Bytes no PostgreSQL server sends. */
   garbage(reason: string): Failure<F>;
 }
+
+/** A certificate check inside the handshake: an error refuses the server. */
+export type TlsVerify = (peer: tls.PeerCertificate | undefined, authorizationError: string | null) => (Error & { code?: string }) | null;
 
 export type AttemptEnd<F> =
   | { ok: true; sock: DriverSocket; attempt: DriverAttempt }
@@ -243,6 +258,7 @@ export class DriverRun<F> {
         else if (f.socket === 'end-async') void sock.end();
         else kept = sock;
       }
+      if (f.cleanup) await f.cleanup(async (h, p) => { const o = await this.open(h, p); return o.ok ? o.sock : null; });
       return { ok: false, failure: f, attempt, sock: kept, tlsInUse: sock?.sslInUse ?? false };
     };
     if (!opened.ok) {
@@ -250,6 +266,8 @@ export class DriverRun<F> {
       return end(spec.connectFailed(opened.code, opened.message), null);
     }
     let sock = opened.sock;
+    const refusedAtOnce = spec.afterConnect?.();
+    if (refusedAtOnce) return end(refusedAtOnce, sock);
 
     // Encryption: SSLRequest and its answer, or TLS at once, or nothing.
     let goTls = spec.start === 'direct-tls';
@@ -299,9 +317,9 @@ export class DriverRun<F> {
       encryption = 'ssl';
       const setup = spec.tls!();
       if (isFailure<F>(setup)) return end(setup, sock);
-      const r = await sock.startTls(setup.options);
+      const r = await sock.startTls(setup.options, setup.verify);
       if (!r.ok) return end(spec.tlsFailed!(r.error), null);
-      const refused = await spec.afterTls?.(r.peerCertificate);
+      const refused = await spec.afterTls?.(r.peerCertificate, r);
       if (refused) return end(refused, sock);
       this.trace('send-startup', 'startup', `TLS is up (${setup.why}): ${this.d.driver} sends the startup packet inside it.`);
     } else if (spec.start === 'ssl-request') {

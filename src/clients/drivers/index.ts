@@ -7,8 +7,10 @@
  * PostgreSQL 15 (spec/clients/drivers.spec.ts). Common to all: one host, TCP only, no GSS.
  */
 import { connectAsyncpg, ASYNCPG_SSLMODES } from './asyncpg.js';
+import { connectLibPqGo, LIBPQ_GO_VERSION } from './lib-pq.js';
 import { connectNodePostgres } from './node-postgres.js';
 import { PGJDBC_SSLMODES, connectPgjdbc } from './pgjdbc.js';
+import { connectPgx, PGX_SSLMODES, PGX_VERSION } from './pgx.js';
 import { connectPostgresJs } from './postgres-js.js';
 import type { ConnectRequest, DriverEnv, DriverOption, DriverProfile, DriverResult } from './types.js';
 
@@ -24,6 +26,8 @@ export { connectNodePostgres, nodePostgresParams, parseConnectionString, type No
 export { connectPostgresJs, postgresJsParams, type PostgresJsOptions, type PostgresJsModelOptions } from './postgres-js.js';
 export { connectPgjdbc, pgjdbcSslMode, pgjdbcServerMessage, PGJDBC_SSLMODES, type PgjdbcProperties } from './pgjdbc.js';
 export { connectAsyncpg, ASYNCPG_SSLMODES, type AsyncpgConnectArgs } from './asyncpg.js';
+export { connectPgx, pgxConfig, pgxPgErrorText, PGX_SSLMODES, PGX_VERSION, type PgxSettings, type PgxModelOptions } from './pgx.js';
+export { connectLibPqGo, libPqGoValues, LIBPQ_GO_SSLMODES, LIBPQ_GO_VERSION, type LibPqGoValues, type LibPqGoModelOptions } from './lib-pq.js';
 
 /** postgres://user:password@host:port/db?k=v, each part escaped. */
 function url(r: ConnectRequest, params: Array<[string, string]>): string {
@@ -187,12 +191,70 @@ const asyncpgProfile: DriverProfile = {
   },
 };
 
+/** Settings both Go drivers take from a URL's query (libpq's names). */
+const GO_URL_KEYS = ['sslmode', 'sslrootcert', 'sslsni', 'application_name'] as const;
+
+const pgxProfile: DriverProfile = {
+  name: 'pgx',
+  aliases: ['pgx-v4', 'pgconn', 'jackc/pgx'],
+  version: PGX_VERSION,
+  source: 'pgconn/config.go ParseConfig(), configTLS(); pgconn/pgconn.go ConnectConfig(), connect(), startTLS(); pgconn/auth_scram.go (Debian golang-github-jackc-pgconn-dev 1.11.0)',
+  runtime: 'go',
+  // pgconn 1.11 has neither direct SSL nor GSS encryption nor channel binding.
+  fromLibpq: (keyword, value) => (keyword === 'sslnegotiation' && value === 'postgres' ? [] : null),
+  options: [
+    {
+      name: 'sslmode', values: PGX_SSLMODES, unset: 'PGSSLMODE, else prefer',
+      description: 'fallback configs, each a new TCP connection: allow = plaintext then TLS, prefer = TLS then plaintext; the chain stops only at a bare 28P01/28000 error, and a SCRAM failure is not one: a wrong password costs two logins with scram-sha-256, one with md5',
+    },
+    { name: 'sslrootcert', unset: '~/.postgresql/root.crt if it exists', description: 'the CA pool; makes require check the chain (as verify-ca)' },
+    { name: 'application_name', unset: 'not sent', description: 'startup parameter' },
+  ],
+  connect(r, env) {
+    const o = r.options ?? {};
+    const params: Array<[string, string]> = [];
+    for (const k of GO_URL_KEYS) if (o[k] !== undefined && k !== 'sslsni') params.push([k, o[k]!]);
+    const settings: Record<string, string> = { host: r.host, port: String(r.port), user: r.user, database: r.database, ...Object.fromEntries(params) };
+    if (r.password !== null) settings.password = r.password;
+    return connectPgx(settings, env, url(r, params), { driverName: 'pgx' });
+  },
+};
+
+const libPqGoProfile: DriverProfile = {
+  name: 'lib/pq',
+  aliases: ['pq', 'lib-pq', 'go-pq'],
+  version: LIBPQ_GO_VERSION,
+  source: 'lib/pq ssl.go ssl(); conn.go open(), ssl(), startup(), auth(); connector.go NewConnector() (Debian golang-github-lib-pq-dev 1.10.7)',
+  runtime: 'go',
+  // lib/pq 1.10.7 has neither direct SSL nor GSS encryption nor channel binding.
+  fromLibpq: (keyword, value) => (keyword === 'sslnegotiation' && value === 'postgres' ? [] : null),
+  options: [
+    {
+      name: 'sslmode', values: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'], unset: 'require (PGSSLMODE if set)',
+      description: 'one TCP connection, never a plaintext fallback; allow and prefer are refused after the TCP connection is open; require+sslrootcert and verify-ca check the host name too',
+    },
+    { name: 'sslrootcert', unset: 'system roots', description: 'the CA pool; makes require check the chain and host name when the file exists' },
+    { name: 'sslsni', values: ['0', '1'], unset: '1 (ServerName = host, which verify-ca then checks)', description: "0: no ServerName, verify-ca checks the chain only" },
+    { name: 'application_name', unset: 'not sent', description: 'startup parameter' },
+  ],
+  connect(r, env) {
+    const o = r.options ?? {};
+    const values: Record<string, string> = { host: r.host, port: String(r.port), user: r.user, dbname: r.database };
+    // lib/pq's ParseURL keeps only non-empty values: an empty password is no password.
+    if (r.password) values.password = r.password;
+    for (const k of GO_URL_KEYS) if (o[k] !== undefined) values[k] = o[k]!;
+    return connectLibPqGo(values, env, { driverName: 'lib/pq' });
+  },
+};
+
 export const DRIVER_PROFILES: Readonly<Record<string, DriverProfile>> = {
   pg: pgProfile(false),
   'pg-libpqcompat': pgProfile(true),
   'postgres.js': postgresJsProfile,
   pgjdbc: pgjdbcProfile,
   asyncpg: asyncpgProfile,
+  pgx: pgxProfile,
+  'lib/pq': libPqGoProfile,
 };
 
 /** A profile by name or alias (case-insensitive), or undefined. */

@@ -18,9 +18,16 @@ export type Incoming =
   | { kind: 'garbage'; reason: string };
 
 export type TlsResult =
-  | { ok: true; peerCertificate: Buffer | null }
-  /** `error` is the Error node:tls raised (message and code are what a Node driver reports). */
-  | { ok: false; error: Error & { code?: string } };
+  | {
+    ok: true;
+    peerCertificate: Buffer | null;
+    /** The server's certificate as node:tls parsed it (names for a host name check made after the handshake). */
+    peer?: tls.PeerCertificate;
+    /** Why the chain does not verify (OpenSSL's code), when rejectUnauthorized was off; null when it does. */
+    authorizationError?: string | null;
+  }
+  /** `error` is the Error node:tls raised (message and code are what a Node driver reports); `peer` the certificate, if one came. */
+  | { ok: false; error: Error & { code?: string }; peer?: tls.PeerCertificate };
 
 export class DriverSocket {
   private reader: MessageReader;
@@ -73,8 +80,13 @@ export class DriverSocket {
     for (const m of msgs) this.stream.write(encodeFrontend(m));
   }
 
-  /** TLS on the socket that got 'S' (or straight away, for direct negotiation). */
-  startTls(options: tls.ConnectionOptions): Promise<TlsResult> {
+  /**
+   * TLS on the socket that got 'S' (or straight away, for direct negotiation). `verify`, when
+   * given, is the driver's own certificate check: it runs when the handshake completes, where
+   * node:tls runs rejectUnauthorized's, and a failure drops the socket at once as that does
+   * (the server never sees the client's Finished). Give it with rejectUnauthorized off.
+   */
+  startTls(options: tls.ConnectionOptions, verify?: (peer: tls.PeerCertificate | undefined, authorizationError: string | null) => (Error & { code?: string }) | null): Promise<TlsResult> {
     const leftover = this.reader.detach();
     const raw = this.stream;
     // Anything the server sent after its 'S' belongs to the TLS layer.
@@ -101,11 +113,23 @@ export class DriverSocket {
         }
         resolve(r);
       };
-      const onSecure = () => {
-        const der = socket.getPeerCertificate(false)?.raw;
-        done({ ok: true, peerCertificate: der ?? null });
+      const peer = (): tls.PeerCertificate | undefined => {
+        const p = socket.getPeerCertificate();
+        return p && Object.keys(p).length > 0 ? p : undefined;
       };
-      const onError = (error: Error) => done({ ok: false, error });
+      const onSecure = () => {
+        const p = peer();
+        const der = p?.raw;
+        const why = socket.authorizationError as unknown as string | Error | null | undefined;
+        const authorizationError = why ? String((why as { code?: string }).code ?? why) : null;
+        const refused = verify?.(p, authorizationError) ?? null;
+        if (refused) return done({ ok: false, error: refused, ...(p ? { peer: p } : {}) });
+        done({ ok: true, peerCertificate: der ?? null, ...(p ? { peer: p } : {}), authorizationError });
+      };
+      const onError = (error: Error) => {
+        const p = peer();
+        done({ ok: false, error, ...(p ? { peer: p } : {}) });
+      };
       const onClose = () => {
         const error = Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' });
         done({ ok: false, error });

@@ -38,8 +38,8 @@ const pg15 = await RealPg.start({
 });
 try {
   const version = (await pg15.sql('SHOW server_version')).trim();
-  type SettingRow = { name: string; vartype: string; context: string; boot_val: string | null; min_val: string | null; max_val: string | null; enumvals: string[] | null; unit: string | null; short_desc: string };
-  const settings = await json<SettingRow[]>(pg15, 'SELECT name, vartype, context, boot_val, min_val, max_val, enumvals, unit, short_desc FROM pg_settings ORDER BY name');
+  type SettingRow = { name: string; vartype: string; context: string; boot_val: string | null; min_val: string | null; max_val: string | null; enumvals: string[] | null; unit: string | null; short_desc: string; category: string; extra_desc: string | null };
+  const settings = await json<SettingRow[]>(pg15, 'SELECT name, vartype, context, boot_val, min_val, max_val, enumvals, unit, short_desc, category, extra_desc FROM pg_settings ORDER BY name');
   // What a role without pg_read_all_settings sees: the rest are GUC_SUPERUSER_ONLY.
   const visible = new Set(JSON.parse((await pg15.sql(`SET ROLE plain; SELECT json_agg(name) FROM pg_settings`)).trim().split('\n').pop()!) as string[]);
   const flags = await json<Array<{ name: string; flags: string[] }>>(pg15, 'SELECT name, pg_settings_get_flags(name) AS flags FROM pg_settings');
@@ -60,6 +60,8 @@ export interface Pg15Setting {
   enumvals: string[] | null;
   unit: string | null;
   short_desc: string;
+  category: string;
+  extra_desc: string | null;
   superuser_only: boolean;
   no_reset_all: boolean;
 }

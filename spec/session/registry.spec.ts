@@ -130,6 +130,36 @@ describe('SQL objects from the registry', () => {
     expect(denied.sqlstate).to.equal('42501');
   });
 
+  it('an extension that throws a plain Error gets ERROR XX000 (elog without errcode), and the session goes on', async () => {
+    cluster.server.sql.defineView({ name: 'broken', select: 'public', columns: [{ name: 'x', type: 'int4' }], rows: () => { throw new Error('view exploded'); } });
+    const c = WireClient.memory(cluster.server);
+    c.send(startupMessage('plain'));
+    await c.until('readyForQuery');
+    c.send(encodeFrontend({ type: 'Query', sql: 'SELECT * FROM broken' }));
+    const failed = await c.until('readyForQuery');
+    expect(failed.map((m) => (m.name === 'error' ? `E ${m.code} ${m.message}` : m.name))).to.deep.equal(['rowDescription', 'E XX000 view exploded', 'readyForQuery']);
+    c.send(encodeFrontend({ type: 'Query', sql: 'SELECT 1' }));
+    expect((await c.until('readyForQuery')).find((m) => m.name === 'dataRow')?.fields).to.deep.equal(['1']);
+    c.end();
+  });
+
+  it('ALTER SYSTEM and pg_reload_conf() through the session; a reload reaches open sessions at their next command, not what they SET', async () => {
+    const c = WireClient.memory(cluster.server);
+    c.send(startupMessage('test'));
+    await c.until('readyForQuery');
+    const q = async (sql: string) => {
+      c.send(encodeFrontend({ type: 'Query', sql }));
+      return (await c.until('readyForQuery')).filter((m) => m.name === 'dataRow' || m.name === 'commandComplete' || m.name === 'error')
+        .map((m) => (m.name === 'dataRow' ? (m.fields as string[]).join(',') : m.name === 'error' ? `E ${m.code}` : m.text));
+    };
+    expect(await q("SET statement_timeout = '5s'")).to.deep.equal(['SET']);
+    expect(await q("ALTER SYSTEM SET work_mem = '8MB'; ALTER SYSTEM SET statement_timeout = '7s'")).to.deep.equal(['ALTER SYSTEM', 'ALTER SYSTEM']);
+    expect(await q('SELECT pg_reload_conf(); SHOW work_mem')).to.deep.equal(['t', 'SELECT 1', '4MB', 'SHOW']);
+    expect(await q('SHOW work_mem; SHOW statement_timeout')).to.deep.equal(['8MB', 'SHOW', '5s', 'SHOW']);
+    expect(await q('RESET statement_timeout; SHOW statement_timeout')).to.deep.equal(['RESET', '7s', 'SHOW']);
+    c.end();
+  });
+
   it('cluster.query logs in with a password where pg_hba.conf asks for one', async () => {
     const scram = await TestCluster.start({ hba: 'host all all 127.0.0.1/32 scram-sha-256', roles: ROLES });
     try {

@@ -7,8 +7,11 @@ import type { FrontendMessage } from '../../src/wire/messages.js';
 import { bytesToString } from '../../src/bytes.js';
 
 export interface SqlCase {
-  /** A simple Query string, or a sequence of extended-protocol messages (each Sync or Query ends a round). */
-  run: string | FrontendMessage[];
+  /**
+   * A simple Query string, or a sequence of messages (each Sync or Query ends a round); a Buffer
+   * is sent as it is (a malformed message).
+   */
+  run: string | Array<FrontendMessage | Buffer>;
   /** Who logs in: `test` is a superuser, `plain` is not. */
   user?: 'test' | 'plain';
   /** Why the case is here, when the SQL does not say it. */
@@ -26,6 +29,8 @@ const S: FrontendMessage = { type: 'Sync' };
 const H: FrontendMessage = { type: 'Flush' };
 const C = (kind: 'S' | 'P', name: string): FrontendMessage => ({ type: 'Close', kind, name });
 const Q = (sql: string): FrontendMessage => ({ type: 'Query', sql });
+/** A message of type `t` with this body, however wrong. */
+const raw = (t: string, body: Buffer): Buffer => { const h = Buffer.alloc(5); h[0] = t.charCodeAt(0); h.writeInt32BE(body.length + 4, 1); return Buffer.concat([h, body]); };
 
 /** postgres.js's type fetch, byte for byte as postgres 3.4.9 sends it. */
 export const POSTGRES_JS_TYPE_QUERY = `
@@ -83,6 +88,15 @@ export const SQL_CASES: SqlCase[] = [
   q('SELECT 1::nosuchtype'),
   q('SELECT 1 WHERE 1'),
   q("SELECT 'a' || 1, 1 || 'b'"),
+  q('SELECT * FROM pg_type, pg_type'),
+  q("SELECT '1' + '1'"),
+  q("SELECT -'1'"),
+  q("SELECT typname FROM pg_type WHERE typname = ANY(ARRAY['int4', 'bool']) ORDER BY 1"),
+  q("SELECT 1 = ANY('{1,2}'), 1 <> ALL(ARRAY[2,3]), 1 = ANY(NULL::int[]), 3 = ANY(ARRAY[1, NULL])"),
+  q('SELECT x FROM generate_series(1, 3) x'),
+  q('SELECT * FROM generate_series(1, 10, 3)'),
+  q('SELECT generate_series(1::int8, 2), generate_series(5, 6)'),
+  q('SELECT * FROM generate_series(1, 2, 0)'),
   // built-in functions
   q('SELECT version() = version(), pg_backend_pid() = pg_backend_pid()'),
   q('SELECT x = pg_backend_pid() FROM pg_backend_pid() AS p(x)'),
@@ -111,6 +125,9 @@ export const SQL_CASES: SqlCase[] = [
   q("SELECT t.typname, e.typname FROM pg_type t JOIN pg_type e ON e.oid = t.typelem WHERE t.typname = '_int4'"),
   q("SELECT s.n FROM (SELECT typname AS n FROM pg_type WHERE oid < 20) s ORDER BY n"),
   q('SELECT * FROM pg_type WHERE oid = 16'),
+  q("SELECT name, setting, unit, category, short_desc, extra_desc, context, vartype, source, min_val, max_val, enumvals, boot_val, reset_val, sourcefile, sourceline, pending_restart FROM pg_settings WHERE name IN ('work_mem', 'application_name', 'client_min_messages', 'server_version_num') ORDER BY name"),
+  q("SET work_mem = '2MB'; SELECT setting, reset_val, source FROM pg_settings WHERE name = 'work_mem'"),
+  q("SELECT count(*) FROM pg_settings WHERE name = 'ssl_ciphers'", 'plain'),
   // SHOW, SET, RESET and their errors
   q('SHOW ssl'),
   q('SHOW server_version'),
@@ -228,4 +245,12 @@ export const SQL_CASES: SqlCase[] = [
   { run: [P('SELECT 1'), E(), S] },
   { run: [P('SELECT 1'), B(), E(), S, E(), S] },
   { run: [P('SELECT current_user', [], 'cu'), S, Q('SELECT 1'), B([], { statement: 'cu' }), E(), S] },
+  // malformed extended-protocol messages: an ERROR, then everything up to Sync is skipped
+  { run: [P('SELECT 1'), raw('B', Buffer.from([0, 0, 0, 1])), E(), S, Q('SELECT 2')] },
+  { run: [P('SELECT 1'), raw('D', Buffer.from('X\0')), S] },
+  { run: [raw('C', Buffer.from('Z\0')), S] },
+  { run: [raw('P', Buffer.from('\0SELECT 1\0\0\x01')), S] },
+  { run: [raw('E', Buffer.from('\0')), S] },
+  { run: [raw('Q', Buffer.from('SELECT 1')), Q('SELECT 2')] },
+  { run: [raw('d', Buffer.from('ignored')), raw('c', Buffer.alloc(0)), Q('SELECT 4')] },
 ];

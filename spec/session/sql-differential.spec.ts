@@ -19,9 +19,10 @@ const ROLES = 'CREATE ROLE test SUPERUSER LOGIN;\nCREATE ROLE plain LOGIN;\n';
 
 /** Send the case and read until as many ReadyForQuery as it asks for (one per Sync or Query). */
 async function runCase(c: WireClient, run: SqlCase['run']): Promise<unknown[]> {
-  const messages: FrontendMessage[] = typeof run === 'string' ? [{ type: 'Query', sql: run }] : run;
-  const rounds = messages.filter((m) => m.type === 'Sync' || m.type === 'Query').length;
-  c.send(Buffer.concat(messages.map((m) => encodeFrontend(m))));
+  const messages: Array<FrontendMessage | Buffer> = typeof run === 'string' ? [{ type: 'Query', sql: run }] : run;
+  // A round ends at a Sync or a Query, whether typed or sent raw.
+  const rounds = messages.filter((m) => (Buffer.isBuffer(m) ? m[0] === 0x53 || m[0] === 0x51 : m.type === 'Sync' || m.type === 'Query')).length;
+  c.send(Buffer.concat(messages.map((m) => (Buffer.isBuffer(m) ? m : encodeFrontend(m)))));
   const out: Received[] = [];
   for (let i = 0; i < rounds; i++) out.push(...(await c.until('readyForQuery')));
   return backendMessages(out);
@@ -50,7 +51,7 @@ describe('the session\'s SQL against real PostgreSQL 15 (same messages, same fie
   });
 
   for (const c of SQL_CASES) {
-    const label = typeof c.run === 'string' ? JSON.stringify(c.run) : c.run.map((m) => (m.type === 'Parse' ? `Parse(${JSON.stringify(m.sql)})` : m.type === 'Query' ? `Query(${JSON.stringify(m.sql)})` : m.type)).join(' ');
+    const label = typeof c.run === 'string' ? JSON.stringify(c.run) : c.run.map((m) => (Buffer.isBuffer(m) ? `raw ${String.fromCharCode(m[0]!)} ${JSON.stringify(m.subarray(5).toString('latin1'))}` : m.type === 'Parse' ? `Parse(${JSON.stringify(m.sql)})` : m.type === 'Query' ? `Query(${JSON.stringify(m.sql)})` : m.type)).join(' ');
     it(`${label}${c.user === 'plain' ? ' (as a non-superuser)' : ''}`, async () => {
       const user = c.user ?? 'test';
       const pgClient = await session(() => WireClient.tcp(real.port), user);

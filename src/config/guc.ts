@@ -232,6 +232,12 @@ export class GucRegistry {
   private readonly onMessage: (message: PgErrorFields) => void;
   /** Reports made through onMessage when no callback was given. */
   readonly messages: PgErrorFields[] = [];
+  private changes = 0;
+
+  /** Counts changes to values and definitions: a backend compares it to notice a reload. */
+  get generation(): number {
+    return this.changes;
+  }
 
   constructor(defs: readonly GucDef[] = [], options: GucRegistryOptions = {}) {
     this.onMessage = options.onMessage ?? ((m) => { this.messages.push(m); });
@@ -254,6 +260,7 @@ export class GucRegistry {
       placeholder: false, pendingRestart: false, inFile: false,
     };
     this.vars.set(key, v);
+    this.changes++;
     return v;
   }
 
@@ -306,6 +313,11 @@ export class GucRegistry {
     const v = this.lookup(name);
     if (!v) throw unrecognizedParameter(name);
     return v;
+  }
+
+  /** Names of all variables (placeholders included), as defined. */
+  variableNames(): string[] {
+    return [...this.vars.values()].map((v) => v.def.name);
   }
 
   /** The typed value: boolean, number (in the base unit), or string (enum values by name). */
@@ -451,6 +463,7 @@ export class GucRegistry {
 
     v.value = newValue;
     v.source = source;
+    this.changes++;
     v.setContext = context;
     v.setBySuperuser = isSuperuser || CONTEXT_RANK[context] <= CONTEXT_RANK.sighup;
     if (source === 'file' && options.file !== undefined) {
@@ -472,6 +485,7 @@ export class GucRegistry {
     const to = this.lookup(name);
     if (!from || !to) throw unrecognizedParameter(name);
     Object.assign(to, { value: from.value, source: from.source, setContext: from.setContext, setBySuperuser: from.setBySuperuser, sourceFile: from.sourceFile, sourceLine: from.sourceLine });
+    this.changes++;
   }
 
   /** Record where a value came from (set_config_sourcefile). */
@@ -509,6 +523,7 @@ export class GucRegistry {
     v.source = 'default';
     v.sourceFile = undefined;
     v.sourceLine = undefined;
+    this.changes++;
   }
 
   /** parse_and_validate_value plus the check hook. */

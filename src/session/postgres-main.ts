@@ -45,6 +45,7 @@ class CommandLoop {
       }
       const type = await this.readCommand();
       if (this.ignoreTillSync) continue;
+      this.session.settings.catchUpWithReload();
       try {
         await this.dispatch(type.char, new MessageBuffer(type.body, 'ERROR'));
       } catch (err) {
@@ -60,7 +61,7 @@ class CommandLoop {
     const char = String.fromCharCode(byte);
     const limit = LIMITS[char];
     if (limit === undefined) {
-      throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${byte}`, file: 'postgres.c', line: 467, routine: 'SocketBackend' });
+      throw new PgError({ severity: 'FATAL', sqlstate: '08P01', message: `invalid frontend message type ${byte}`, file: 'postgres.c', line: 446, routine: 'SocketBackend' });
     }
     this.doingExtended = EXTENDED.has(char);
     if (char === 'S' || char === 'X') this.ignoreTillSync = false;
@@ -109,14 +110,22 @@ class CommandLoop {
   /** ReadyForQuery, preceded by ParameterStatus for every reported setting that changed. */
   private readyForQuery(): void {
     for (const [name, value] of this.session.settings.changedReports()) this.conn.send({ type: 'ParameterStatus', name, value });
-    this.conn.send({ type: 'ReadyForQuery', status: this.session.status() });
+    const status = this.session.status();
+    // The handle's copy of the status, for anything that looks at the connection from outside.
+    this.conn.transactionStatus = status;
+    this.conn.send({ type: 'ReadyForQuery', status });
     this.conn.flush();
   }
 
-  /** The error handler of PostgresMain's sigsetjmp block. */
+  /**
+   * The error handler of PostgresMain's sigsetjmp block. An exception that is not a PgError
+   * (extension code that throws an Error) is what elog(ERROR) without errcode is in C: XX000.
+   */
   private recover(err: unknown): void {
-    if (!(err instanceof PgError) || err.severity !== 'ERROR') throw err;
-    const fields: PgErrorFields = err.fields;
+    if (err instanceof ProcExit || (err instanceof PgError && err.severity !== 'ERROR')) throw err;
+    const fields: PgErrorFields = err instanceof PgError
+      ? err.fields
+      : { severity: 'ERROR', sqlstate: 'XX000', message: err instanceof Error ? err.message : String(err) };
     this.conn.emit({ type: 'error', error: fields, toClient: true, toLog: true, ...(this.statementText !== null ? { statement: this.statementText } : {}) });
     // send_message_to_frontend flushes at once, so a client waiting on a Flush (not a Sync) hears it.
     this.conn.send(toErrorResponse(fields));
@@ -283,7 +292,7 @@ class CommandLoop {
       this.conn.send(portal.columns ? rowDescription(portal.columns, portal.formats) : { type: 'NoData' });
       return;
     }
-    throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid DESCRIBE message subtype ${kind}`, file: 'postgres.c', routine: 'PostgresMain' });
+    throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid DESCRIBE message subtype ${kind}`, file: 'postgres.c', line: 4837, routine: 'PostgresMain' });
   }
 
   /** Close: a statement or portal that does not exist is not an error. */
@@ -293,7 +302,7 @@ class CommandLoop {
     msg.getEnd();
     if (kind === 0x53) this.session.statements.delete(name);
     else if (kind === 0x50) this.session.portals.delete(name);
-    else throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid CLOSE message subtype ${kind}`, file: 'postgres.c', routine: 'PostgresMain' });
+    else throw new PgError({ severity: 'ERROR', sqlstate: '08P01', message: `invalid CLOSE message subtype ${kind}`, file: 'postgres.c', line: 4802, routine: 'PostgresMain' });
     this.conn.send({ type: 'CloseComplete' });
   }
 }

@@ -379,6 +379,7 @@ export class Session {
         return session.settings.show(name);
       },
       notice: (fields) => session.notice(fields),
+      settingRows: () => session.settings.rows(),
     };
   }
 

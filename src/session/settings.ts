@@ -5,7 +5,7 @@
  * and which GUC_REPORT values changed since they were last sent as ParameterStatus.
  */
 import { PgError, type PgErrorFields } from '../errors.js';
-import { GUC_REPORT_15, type GucRegistry } from '../config/index.js';
+import { GUC_REPORT_15, type GucRegistry, type GucSettingRow } from '../config/index.js';
 import { lookupTimeZone } from '../log/timezone.js';
 import type { PgMajor, ServerSettings } from '../server/settings.js';
 import type { IoSettings } from '../sql/types.js';
@@ -30,12 +30,19 @@ export class SessionSettings {
 
   /** The values the session started with (after the startup packet): what RESET goes back to. */
   private resetState: GucRegistry;
+  /** The postmaster's registry, and how far this session has caught up with its reloads. */
+  private readonly server: GucRegistry;
+  private serverGeneration: number;
+  /** Values taken from ServerSettings rather than the registry: a reload does not touch them. */
+  private readonly fromServerSettings = new Set<string>();
 
   /** Where WARNINGs/NOTICEs the registry raises go (truncate_identifier for a long application_name). */
   private readonly options: { onMessage: (m: PgErrorFields) => void };
 
   constructor(serverGucs: GucRegistry, private readonly id: SessionIdentity, server?: ServerSettings, notice: (m: PgErrorFields) => void = () => {}) {
     this.options = { onMessage: notice };
+    this.server = serverGucs;
+    this.serverGeneration = serverGucs.generation;
     this.gucs = serverGucs.fork(this.options);
     // client_encoding defaults to the database encoding (PGC_S_DYNAMIC_DEFAULT), as InitPostgres sets it.
     this.gucs.set('client_encoding', 'UTF8', 'dynamic-default');
@@ -52,12 +59,32 @@ export class SessionSettings {
         if (!this.gucs.has(name) || this.gucs.source(name) !== 'default') continue;
         try {
           this.gucs.set(name, value, 'file');
+          this.fromServerSettings.add(name);
         } catch {
           // A value only ServerSettings can hold (a 200 ms authentication_timeout in a test) keeps the default here.
         }
       }
     }
     this.resetState = this.gucs.fork(this.options);
+  }
+
+  /**
+   * ProcessConfigFile(PGC_SIGHUP) in the backend, before it reads its next command: after a
+   * reload, every value this session has from the configuration (not SET, not the startup
+   * packet) takes the postmaster's new value, and so does what RESET goes back to.
+   */
+  catchUpWithReload(): void {
+    if (this.server.generation === this.serverGeneration) return;
+    this.serverGeneration = this.server.generation;
+    const fromConfig = (r: GucRegistry, name: string) => { const src = r.source(name); return src === 'default' || src === 'file'; };
+    for (const name of this.server.variableNames()) {
+      if (this.fromServerSettings.has(name) || !this.gucs.has(name)) continue;
+      for (const target of [this.gucs, this.resetState]) {
+        if (fromConfig(target, name) && (target.getConfigOption(name) !== this.server.getConfigOption(name) || target.source(name) !== this.server.source(name))) {
+          target.copyValueFrom(this.server, name);
+        }
+      }
+    }
   }
 
   /** The startup packet has been applied: RESET goes back to these values from now on. */
@@ -153,9 +180,15 @@ export class SessionSettings {
       .map((r) => [r.name, this.show(r.name), this.gucs.definition(r.name)?.description ?? '']);
   }
 
-  /** pg_settings-like rows of this session. */
-  rows(): ReturnType<GucRegistry['settings']> {
-    return this.gucs.settings();
+  /** pg_settings rows of this session (values as SHOW would not print them: raw, without units). */
+  rows(): Array<GucSettingRow & { resetVal: string }> {
+    return this.gucs.settings()
+      .filter((r) => this.id.superuser || !this.gucs.definition(r.name)?.flags?.superuserOnly)
+      .map((r) => {
+        const derived = this.derived(r.name);
+        const local = this.local.get(r.name);
+        return { ...r, ...(derived !== null ? { setting: derived } : local !== undefined ? { setting: local } : {}), resetVal: derived ?? this.resetState.getConfigOption(r.name) ?? '' };
+      });
   }
 
   // ---- writing ---------------------------------------------------------------------------

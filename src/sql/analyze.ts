@@ -39,6 +39,8 @@ const AT = {
   missingFrom: { file: 'parse_relation.c', line: 3617, routine: 'errorMissingRTE' },
   ambiguousColumn: { file: 'parse_relation.c', line: 898, routine: 'colNameToVar' },
   undefinedOperator: { file: 'parse_oper.c', line: 647, routine: 'op_error' },
+  ambiguousOperator: { file: 'parse_oper.c', line: 639, routine: 'op_error' },
+  duplicateAlias: { file: 'parse_relation.c', line: 443, routine: 'checkNameSpaceConflicts' },
   undefinedType: { file: 'parse_type.c', line: 270, routine: 'typenameType' },
   noParameter: { file: 'parse_expr.c', line: 838, routine: 'transformParamRef' },
   cannotCoerce: { file: 'parse_coerce.c', line: 3037, routine: 'find_coercion_pathway' },
@@ -264,9 +266,16 @@ export class Analyzer {
     return { fn: usable, args: args.map((a, i) => this.coerce(a, types[i]!, 'argument', argLocations[i])) };
   }
 
-  /** op_error(): no operator for these operand types. */
-  operatorError(op: string, l: Expr, r: Expr, location: number): PgError {
-    return this.error('42883', `operator does not exist: ${displayName(l.type)} ${op} ${displayName(r.type)}`, location, {
+  /** op_error(): no operator for these operand types (`l` null for a prefix operator). */
+  operatorError(op: string, l: Expr | null, r: Expr, location: number): PgError {
+    const operands = l ? `${displayName(l.type)} ${op} ${displayName(r.type)}` : `${op} ${displayName(r.type)}`;
+    // With only unknown literals there are several candidates and no way to choose.
+    if ((l === null || l.type === OID.unknown) && r.type === OID.unknown) {
+      return this.error('42725', `operator is not unique: ${operands}`, location, {
+        hint: 'Could not choose a best candidate operator. You might need to add explicit type casts.', ...AT.ambiguousOperator,
+      });
+    }
+    return this.error('42883', `operator does not exist: ${operands}`, location, {
       hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.', ...AT.undefinedOperator,
     });
   }
@@ -285,6 +294,10 @@ class Scope {
   constructor(private readonly a: Analyzer, private readonly plan: SelectPlan) {}
 
   private addRte(rte: RangeEntry): number {
+    // checkNameSpaceConflicts: two FROM items may not have the same name.
+    if (this.plan.rtable.some((r) => r.source.kind !== 'join' && r.alias === rte.alias)) {
+      throw this.a.error('42712', `table name "${rte.alias}" specified more than once`, undefined, Analyzer.at.duplicateAlias);
+    }
     this.plan.rtable.push(rte);
     return this.plan.rtable.length - 1;
   }
@@ -344,7 +357,9 @@ class Scope {
     const alias = rf.alias ? (rf.alias as Body).aliasname as string : call.name;
     const returns = call.fn.returns;
     if (typeof returns === 'object') {
-      const columns = returns.setof.map((c, i) => ({ name: aliasColumn(rf.alias, i) ?? c.name, type: registryType(c.type).oid }));
+      // A set of a base type (one column named after the function, like generate_series): the alias names the column.
+      const scalarSet = returns.setof.length === 1 && returns.setof[0]!.name === call.name;
+      const columns = returns.setof.map((c, i) => ({ name: aliasColumn(rf.alias, i) ?? (scalarSet ? alias : c.name), type: registryType(c.type).oid }));
       return { alias, columns, relOid: 0, source: { kind: 'function', call: { ...call, setof: true }, scalar: false } };
     }
     return { alias, columns: [{ name: aliasColumn(rf.alias, 0) ?? alias, type: call.type }], relOid: 0, source: { kind: 'function', call, scalar: true } };
@@ -598,6 +613,7 @@ class Scope {
       case 'AEXPR_OP': {
         if (!b.lexpr) {
           const r = this.expr(b.rexpr as Node, ctx);
+          if (r.type === OID.unknown) throw this.a.operatorError(op, null, r, location);
           if (op === '-' && r.k === 'const' && typeof r.value === 'number') return { ...r, value: -r.value };
           if (op === '-' && r.k === 'const' && typeof r.value === 'string' && r.type === OID.numeric) return { ...r, value: r.value.startsWith('-') ? r.value.slice(1) : `-${r.value}` };
           if (op === '-' || op === '+') return this.arith(op, { k: 'const', type: OID.int4, value: 0 }, r, location);
@@ -606,7 +622,10 @@ class Scope {
         const l = this.expr(b.lexpr as Node, ctx);
         const r = this.expr(b.rexpr as Node, ctx);
         if (COMPARISONS.has(op)) return this.comparison(op === '!=' ? '<>' : op, l, r, location);
-        if (op === '+' || op === '-' || op === '*' || op === '/' || op === '%') return this.arith(op, l, r, location);
+        if (op === '+' || op === '-' || op === '*' || op === '/' || op === '%') {
+          if (l.type === OID.unknown && r.type === OID.unknown) throw this.a.operatorError(op, l, r, location);
+          return this.arith(op, l, r, location);
+        }
         if (op === '||') {
           const lt = l.type === OID.unknown ? this.a.coerce(l, OID.text, '||', loc(b.lexpr as Node)) : l;
           const rt = r.type === OID.unknown ? this.a.coerce(r, OID.text, '||', loc(b.rexpr as Node)) : r;
@@ -633,6 +652,18 @@ class Scope {
         if (t === null) throw this.a.operatorError('=', arg, list.find((x) => commonType([arg.type, x.type]) === null) ?? arg, location);
         const operand = t === OID.unknown ? OID.text : t;
         return { k: 'in', arg: this.a.coerce(arg, operand, 'IN', loc(b.lexpr as Node)), list: list.map((x) => this.a.coerce(x, operand, 'IN', undefined)), not: op === '<>', type: OID.bool, operand };
+      }
+      case 'AEXPR_OP_ANY': case 'AEXPR_OP_ALL': {
+        if (!COMPARISONS.has(op)) throw this.a.notSimulated(`${op} ANY/ALL`, location);
+        const l = this.expr(b.lexpr as Node, ctx);
+        let array = this.expr(b.rexpr as Node, ctx);
+        // An untyped literal or parameter on the right is an array of the left side's type.
+        const leftType = l.type === OID.unknown ? OID.text : l.type;
+        if (array.type === OID.unknown) array = this.a.coerce(array, typeByOid(leftType)?.array ?? OID._text, 'ANY', loc(b.rexpr as Node));
+        const elem = typeByOid(array.type)?.elem;
+        if (elem === undefined) throw this.a.error('42809', `op ANY/ALL (array) requires array on right side`, location);
+        const cmp = this.comparison(op === '!=' ? '<>' : op, l, { k: 'const', type: elem, value: null }, location) as Extract<Expr, { k: 'op' }>;
+        return { k: 'anyall', op: cmp.op, l: cmp.l, array, all: kind === 'AEXPR_OP_ALL', type: OID.bool, operand: cmp.operand };
       }
       case 'AEXPR_LIKE': case 'AEXPR_ILIKE':
         return this.like(this.expr(b.lexpr as Node, ctx), this.expr(b.rexpr as Node, ctx), op.startsWith('!'), kind === 'AEXPR_ILIKE');

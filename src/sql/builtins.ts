@@ -8,6 +8,8 @@ import type { MutablePort } from '../port.js';
 import type { SqlCallContext, SqlRegistry, SqlValue } from './registry.js';
 import { PG_TYPE_COLUMNS, PG_TYPE_ROWS, PG_CATALOG_RELATIONS } from './catalog/pg15-pg-type.js';
 import { OID, pgTypeName, textIn, typeByOid } from './types.js';
+import type { GucSettingRow } from '../config/guc.js';
+import { PG15_SETTINGS } from '../config/pg15-settings.js';
 import { ASYNCPG_INTROSPECTION_COLUMNS, ASYNCPG_INTROSPECTION_SQL, ASYNCPG_TYPEINFO } from './catalog/asyncpg-introspection.js';
 
 /** What the session adds to a call context: its own settings, for current_setting/set_config. */
@@ -16,6 +18,8 @@ export interface SessionCallContext extends SqlCallContext {
   setSetting(name: string, value: string | null, isLocal: boolean): string;
   /** current_setting(name, missing_ok): like setting(), but raising PostgreSQL's errors. */
   showSetting(name: string, missingOk: boolean): string | null;
+  /** pg_settings as this session sees it: the GUC rows it may see, with their reset values. */
+  settingRows(): ReadonlyArray<GucSettingRow & { resetVal: string }>;
   /** The connection, for inet_client_addr() and friends. */
   readonly port: Readonly<MutablePort>;
   /** Statement and transaction start times. */
@@ -38,6 +42,7 @@ export function versionString(serverVersion: string): string {
 }
 
 const session = (ctx: SqlCallContext) => ctx as SessionCallContext;
+const PG15_BY_NAME = new Map(PG15_SETTINGS.map((s) => [s.name, s]));
 
 /** X509_NAME_to_cstring(): "/CN=test" style, most general first (the reverse of RFC 2253). */
 function x509Name(rfc2253: string | null): string | null {
@@ -82,6 +87,37 @@ export function registerBuiltins(sql: SqlRegistry, host: BuiltinHost): void {
   fn({
     name: 'format_type', schema, args: [{ type: 'oid' }, { type: 'int4' }], returns: 'text', volatility: 'stable', execute: 'public',
     call: ([oid]) => (oid === null ? null : formatTypeName(Number(oid))),
+  });
+
+  for (const type of ['int4', 'int8'] as const) {
+    const series = (start: number | bigint, stop: number | bigint, step: number | bigint): SqlValue[][] => {
+      if (BigInt(step) === 0n) throw new PgError({ severity: 'ERROR', sqlstate: '22023', message: 'step size cannot equal zero', ...(type === 'int4' ? { file: 'int.c', line: 1555 } : { file: 'int8.c' }), routine: type === 'int4' ? 'generate_series_step_int4' : 'generate_series_step_int8' });
+      const out: SqlValue[][] = [];
+      const big = (x: number | bigint) => BigInt(x);
+      for (let i = big(start); big(step) > 0n ? i <= big(stop) : i >= big(stop); i += big(step)) out.push([type === 'int8' ? i : Number(i)]);
+      return out;
+    };
+    const returns = { setof: [{ name: 'generate_series', type }] } as const;
+    fn({ name: 'generate_series', schema, args: [{ type }, { type }], returns, volatility: 'immutable', strict: true, execute: 'public', call: ([a, b]) => series(a as number, b as number, 1) });
+    fn({ name: 'generate_series', schema, args: [{ type }, { type }, { type }], returns, volatility: 'immutable', strict: true, execute: 'public', call: ([a, b, c]) => series(a as number, b as number, c as number) });
+  }
+
+  sql.defineView({
+    name: 'pg_settings', schema, oid: PG_CATALOG_RELATIONS.pg_settings!, select: 'public',
+    columns: [
+      { name: 'name', type: 'text' }, { name: 'setting', type: 'text' }, { name: 'unit', type: 'text' }, { name: 'category', type: 'text' },
+      { name: 'short_desc', type: 'text' }, { name: 'extra_desc', type: 'text' }, { name: 'context', type: 'text' }, { name: 'vartype', type: 'text' },
+      { name: 'source', type: 'text' }, { name: 'min_val', type: 'text' }, { name: 'max_val', type: 'text' }, { name: 'enumvals', type: 'text[]' },
+      { name: 'boot_val', type: 'text' }, { name: 'reset_val', type: 'text' }, { name: 'sourcefile', type: 'text' }, { name: 'sourceline', type: 'int4' },
+      { name: 'pending_restart', type: 'bool' },
+    ],
+    rows: (ctx) => session(ctx).settingRows().map((r): SqlValue[] => {
+      const pg = PG15_BY_NAME.get(r.name);
+      // Where a value came from is shown to superusers only (pg_read_all_settings).
+      const file = ctx.superuser ? r.sourcefile : null;
+      return [r.name, r.setting, r.unit, pg?.category ?? 'Customized Options', pg?.short_desc ?? null, pg?.extra_desc ?? null, r.context, r.vartype,
+        r.source, r.minVal, r.maxVal, r.enumvals, r.bootVal, r.resetVal, file, ctx.superuser ? r.sourceline : null, r.pendingRestart];
+    }),
   });
 
   sql.defineView({

@@ -389,6 +389,19 @@ export async function evaluate(e: Expr, f: Frame, env: ExecEnv): Promise<SqlValu
       }
       return sawNull ? null : e.not;
     }
+    case 'anyall': {
+      const v = await evaluate(e.l, f, env);
+      const arr = await evaluate(e.array, f, env);
+      if (arr === null) return null;
+      let sawNull = v === null;
+      for (const x of arr as readonly SqlValue[]) {
+        if (x === null || v === null) { sawNull = true; continue; }
+        const hit = operate(e.op, v, x, e.operand) === true;
+        if (hit && !e.all) return true;
+        if (!hit && e.all) return false;
+      }
+      return sawNull ? null : e.all;
+    }
     case 'like': {
       const v = await evaluate(e.arg, f, env);
       const p = await evaluate(e.pattern, f, env);

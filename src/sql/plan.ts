@@ -24,6 +24,8 @@ export type Expr =
   | { k: 'case'; arg: Expr | null; when: Array<{ cond: Expr; result: Expr }>; otherwise: Expr | null; type: number }
   | { k: 'coalesce'; args: Expr[]; type: number }
   | { k: 'in'; arg: Expr; list: Expr[]; not: boolean; type: number; operand: number }
+  /** `l op ANY (array)` / `l op ALL (array)`. */
+  | { k: 'anyall'; op: string; l: Expr; array: Expr; all: boolean; type: number; operand: number }
   | { k: 'like'; arg: Expr; pattern: Expr; not: boolean; insensitive: boolean; type: number }
   | { k: 'agg'; index: number; type: number }
   | { k: 'array'; elems: Expr[]; type: number };
@@ -109,6 +111,7 @@ export function children(e: Expr): Expr[] {
     case 'nulltest': return [e.arg];
     case 'case': return [...(e.arg ? [e.arg] : []), ...e.when.flatMap((w) => [w.cond, w.result]), ...(e.otherwise ? [e.otherwise] : [])];
     case 'in': return [e.arg, ...e.list];
+    case 'anyall': return [e.l, e.array];
     case 'like': return [e.arg, e.pattern];
     case 'array': return e.elems;
     default: return [];

@@ -1,5 +1,5 @@
 /**
- * Role DDL from sessions and contrib passwordcheck, statement by statement against a real
+ * Role DDL from sessions (RENAME TO included) and contrib passwordcheck, statement by statement against a real
  * PostgreSQL 15 with passwordcheck.so preloaded: the same errors (message, SQLSTATE, DETAIL),
  * the same NOTICEs, and afterwards the same pg_authid (OIDs included, as a fresh cluster hands
  * them out, failed statements that got as far as an OID included).
@@ -63,6 +63,17 @@ const STATEMENTS: Array<[string, string]> = [
   ['plain', 'ALTER ROLE plain NOLOGIN'],
   ['plain', "ALTER ROLE cr PASSWORD 'abcd1234y'"],
   ['plain', 'DROP ROLE y'],
+  ['boot', 'ALTER ROLE y RENAME TO cr'],
+  ['boot', 'ALTER ROLE boot RENAME TO b2'],
+  ['boot', 'ALTER ROLE y RENAME TO pg_y'],
+  ['boot', 'ALTER ROLE pg_monitor RENAME TO mon'],
+  ['boot', 'ALTER ROLE nosuch RENAME TO n2'],
+  ['boot', 'ALTER ROLE p7 RENAME TO p7b'],
+  ['boot', 'ALTER ROLE y RENAME TO y2'],
+  ['cr', 'ALTER ROLE su RENAME TO su2'],
+  ['cr', 'ALTER ROLE y2 RENAME TO y3'],
+  ['cr', 'ALTER ROLE cr RENAME TO cr2'],
+  ['plain', 'ALTER ROLE y3 RENAME TO y4'],
 ];
 
 interface Outcome { error: string | null; notices: string[] }

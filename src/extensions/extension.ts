@@ -154,6 +154,31 @@ export interface ExtensionHost {
   postmasterLog(level: 'LOG' | 'WARNING' | 'DEBUG1', message: string, extra?: { detail?: string; hint?: string }): void;
 }
 
+/**
+ * The GUC registry as C code sees its GUC variables: in a backend with a session, that session's
+ * values (each backend has its own copy; SET, RESET and SET LOCAL change it); in the postmaster
+ * and in a backend still authenticating, the server's. Everything else (defining, reserving a
+ * prefix) goes to the registry itself.
+ */
+function backendGucs(gucs: GucRegistry): GucRegistry {
+  const session = () => currentBackend.getStore()?.session ?? null;
+  const value = (name: string) => session()?.value?.(name);
+  const typed = {
+    get: (name: string) => value(name) ?? gucs.get(name),
+    getBool: (name: string) => { const v = value(name); return typeof v === 'boolean' ? v : gucs.getBool(name); },
+    getNumber: (name: string) => { const v = value(name); return typeof v === 'number' ? v : gucs.getNumber(name); },
+    getString: (name: string) => { const v = value(name); return typeof v === 'string' ? v : gucs.getString(name); },
+    show: (name: string) => session()?.setting(name) ?? gucs.show(name),
+  };
+  return new Proxy(gucs, {
+    get(target, prop) {
+      if (typeof prop === 'string' && Object.hasOwn(typed, prop)) return typed[prop as keyof typeof typed];
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 /** Backends keep the exit callbacks registered while they ran extension code. */
 const backendExitCallbacks = new WeakMap<object, ExitCallbacks>();
 
@@ -190,7 +215,7 @@ export function extensionContext(host: ExtensionHost, name: string): ExtensionCo
   const ctx: ExtensionContext = {
     name,
     hooks: host.hooks,
-    gucs: host.gucs,
+    gucs: backendGucs(host.gucs),
     now: () => host.clock.now(),
     pg_usleep: async (ms: number) => {
       if (ms <= 0) return;

@@ -136,6 +136,16 @@ export class RoleCatalog {
     for (const r of this.byName.values()) r.memberOf = r.memberOf.filter((g) => g !== name);
   }
 
+  /** @internal ALTER ROLE ... RENAME TO: the row under its new name, and memberships naming it. */
+  rename(from: string, to: string): void {
+    const role = this.byName.get(from);
+    if (!role) return;
+    this.byName.delete(from);
+    role.name = to;
+    this.byName.set(to, role);
+    for (const r of this.byName.values()) r.memberOf = r.memberOf.map((g) => (g === from ? to : g));
+  }
+
   /** A deep copy of the rows, to put back when a statement fails (statements are atomic). */
   snapshot(): { rows: Role[]; nextOid: number } {
     return { rows: [...this.byName.values()].map((r) => ({ ...r, memberOf: [...r.memberOf] })), nextOid: this.nextOid };

@@ -9,7 +9,8 @@ import type { PasswordEncryption } from '../auth/secrets.js';
 import type { HookSlots } from '../hooks/slots.js';
 import type { SqlCallContext, SqlRegistry, UtilityResult } from '../sql/registry.js';
 import type { RoleCatalog } from './catalog.js';
-import { alterRole, createRole, dropRoles, revokeRoles, type RoleDdlEnv, type RoleOptions, type RoleRef } from './user.js';
+import { alterRole, createRole, dropRoles, renameRole, revokeRoles, type RoleDdlEnv, type RoleOptions, type RoleRef } from './user.js';
+import { notSimulated } from '../session/utility.js';
 
 /** What the handlers need of the server. */
 export interface RoleDdlHost {
@@ -99,7 +100,7 @@ function envFor(host: RoleDdlHost, ctx: SqlCallContext): RoleDdlEnv {
   };
 }
 
-/** Register CREATE ROLE/USER/GROUP, ALTER ROLE/USER/GROUP and DROP ROLE/USER/GROUP. */
+/** Register CREATE ROLE/USER/GROUP, ALTER ROLE/USER/GROUP (RENAME TO included) and DROP ROLE/USER/GROUP. */
 export function registerRoleDdl(sql: SqlRegistry, host: RoleDdlHost): void {
   sql.defineUtility('CreateRoleStmt', (node, ctx): UtilityResult => {
     const n = node as { stmt_type?: string; role: string; options?: unknown };
@@ -118,6 +119,13 @@ export function registerRoleDdl(sql: SqlRegistry, host: RoleDdlHost): void {
       return { tag: 'ALTER ROLE' };
     }
     alterRole(env, roleSpec(n.role), o);
+    return { tag: 'ALTER ROLE' };
+  });
+  // RenameStmt covers every object type; only roles live here (alter.c's ExecRenameStmt → RenameRole).
+  sql.defineUtility('RenameStmt', (node, ctx): UtilityResult => {
+    const n = node as { renameType?: string; subname?: string; newname?: string };
+    if (n.renameType !== 'OBJECT_ROLE') throw notSimulated('RenameStmt');
+    renameRole(envFor(host, ctx), n.subname ?? '', n.newname ?? '');
     return { tag: 'ALTER ROLE' };
   });
   sql.defineUtility('DropRoleStmt', (node, ctx): UtilityResult => {

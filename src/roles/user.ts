@@ -280,6 +280,33 @@ export function dropRoles(env: RoleDdlEnv, refs: readonly RoleRef[], missingOk: 
   });
 }
 
+/**
+ * RenameRole(): PostgreSQL 15's checks in its order (neither the session nor the current user,
+ * no reserved name either side, the new name free, superuser for superusers and CREATEROLE
+ * otherwise). An md5 secret is salted with the role name, so it is cleared with a NOTICE.
+ */
+export function renameRole(env: RoleDdlEnv, oldName: string, newName: string): void {
+  atomically(env, () => {
+    const role = env.catalog.get(oldName);
+    if (!role) throw err('42704', `role "${oldName}" does not exist`);
+    if (role.oid === env.sessionUser) throw err('0A000', 'session user cannot be renamed');
+    if (role.oid === env.currentUser) throw err('0A000', 'current user cannot be renamed');
+    for (const name of [role.name, newName]) {
+      if (name.startsWith('pg_')) throw err('42939', `role name "${name}" is reserved`, undefined, { detail: 'Role names starting with "pg_" are reserved.' });
+    }
+    if (env.catalog.exists(newName)) throw err('42710', `role "${newName}" already exists`);
+    if (role.superuser ? !isSuperuser(env) : !haveCreateRole(env)) {
+      throw err('42501', role.superuser ? 'must be superuser to rename superusers' : 'permission denied to rename role');
+    }
+    env.catalog.rename(oldName, newName);
+    if (role.secret !== null && getPasswordType(role.secret) === 'md5') {
+      role.secret = null;
+      delete role.plaintextPassword;
+      env.notice('MD5 password cleared because of role rename');
+    }
+  });
+}
+
 /** GrantRoleStmt (role memberships): grantees are resolved before the granted roles. */
 export function grantRoles(env: RoleDdlEnv, granted: ReadonlyArray<{ name: string; at?: SourcePos }>, grantees: readonly RoleRef[], grantedBy?: RoleRef): void {
   atomically(env, () => {

@@ -7,4 +7,9 @@ export interface SessionGucs {
   readonly application_name: string;
   /** A parameter's current value in this session as SHOW prints it; undefined for an unknown name. */
   setting(name: string): string | undefined;
+  /**
+   * The typed value C code in this backend reads from the GUC's variable (SET, RESET and SET
+   * LOCAL included); undefined for an unknown or derived name.
+   */
+  value?(name: string): boolean | number | string | undefined;
 }

@@ -103,6 +103,11 @@ export class Session {
     return this.settings.tryShow(name) ?? undefined;
   }
 
+  /** A parameter's typed value in this session (SessionGucs). */
+  value(name: string): boolean | number | string | undefined {
+    return this.settings.value(name);
+  }
+
   // ---- transactions --------------------------------------------------------------------------
 
   /** ReadyForQuery's status byte. */

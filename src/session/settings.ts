@@ -116,6 +116,18 @@ export class SessionSettings {
     return this.gucs.canonicalName(name) ?? name;
   }
 
+  /** The typed value (what an extension's C variable holds in this backend); undefined when unknown or derived. */
+  value(name: string): boolean | number | string | undefined {
+    if (DERIVED.has(name.toLowerCase()) || !this.gucs.has(name)) return undefined;
+    const canonical = this.gucs.canonicalName(name) ?? name;
+    const local = this.local.get(canonical);
+    if (local === undefined) return this.gucs.get(canonical);
+    // SET LOCAL keeps SHOW's text; read it back through a scratch copy.
+    const scratch = this.gucs.fork(this.options);
+    scratch.set(canonical, local, 'session', { context: 'superuser', isSuperuser: true });
+    return scratch.get(canonical);
+  }
+
   /** show() without errors, for current_setting(name, true) and the registry's setting(). */
   tryShow(name: string): string | null {
     try {

@@ -280,7 +280,8 @@ export function commandName(type: string): string {
   return COMMANDS[type] ?? type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
 }
 
-function notSimulated(what: string): PgError {
+/** 0A000 for a statement (by parse-tree node name, e.g. `RenameStmt`) or feature the session does not simulate. */
+export function notSimulated(what: string): PgError {
   const command = /^[A-Z][a-zA-Z]+Stmt$/.test(what) ? commandName(what) : what;
   return new PgError({
     severity: 'ERROR', sqlstate: '0A000', message: `pg-authsim does not simulate ${command}`,

@@ -194,6 +194,9 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       rejectUnauthorized: setup.ca !== null,
       checkServerIdentity: () => undefined,
     });
+    // node:tls builds the detailed peer certificate (the chain as objects, fingerprints and all)
+    // only to hand it to checkServerIdentity, which libpq's model does not use: skip building it.
+    socket.getPeerCertificate = peerCertificateForNodeCheck as tls.TLSSocket['getPeerCertificate'];
     let settled = false;
     const done = (r: HandshakeResult, gracefully = false) => {
       if (settled) return;
@@ -218,8 +221,8 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
         if (alpnProtocol === null) return done({ ok: false, error: 'direct SSL connection was established without ALPN protocol negotiation extension' }, true);
         if (alpnProtocol !== 'postgresql') return done({ ok: false, error: 'SSL connection was established with unexpected ALPN protocol' }, true);
       }
-      const peer = socket.getPeerCertificate(false);
-      const der = peer?.raw;
+      delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
+      const der = socket.getPeerX509Certificate()?.raw;
       if (!der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
       if (o.sslmode === 'verify-full') {
         const mismatch = verifyPeerName(der, host);
@@ -232,6 +235,11 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       });
     });
   });
+}
+
+/** What node:tls's own post-handshake check gets from getPeerCertificate(true): nothing it needs (see openClientSsl). */
+function peerCertificateForNodeCheck(this: tls.TLSSocket, detailed?: boolean): tls.PeerCertificate {
+  return detailed ? ({} as tls.PeerCertificate) : tls.TLSSocket.prototype.getPeerCertificate.call(this, false);
 }
 
 /** wildcard_certificate_match(): "*.example.com" covers exactly one leading label. */

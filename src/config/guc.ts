@@ -244,11 +244,15 @@ export class GucRegistry {
     for (const def of defs) this.addVariable(def);
   }
 
-  /** A copy with the same definitions and current values, as a forked backend inherits the postmaster's. */
+  /**
+   * A copy with the same definitions and current values (and change count), as a forked
+   * backend inherits the postmaster's.
+   */
   fork(options: GucRegistryOptions = {}): GucRegistry {
     const copy = new GucRegistry([], options);
     for (const [key, v] of this.vars) copy.vars.set(key, { ...v });
     copy.reservedPrefixes.push(...this.reservedPrefixes);
+    copy.changes = this.changes;
     return copy;
   }
 

@@ -43,8 +43,11 @@ export class TlsAcceptor {
     });
     this.server.on('secureConnection', (s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: true, socket: s }));
     this.server.on('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }, s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: false, reason: opensslReason(e) }));
-    this.server.on('keylog', (line: Buffer, s: tls.TLSSocket) => this.waiterOf(s)?.onKeylog?.(line.toString('latin1').trimEnd()));
   }
+
+  /** Handshakes under way that want their key log (capture); node emits it only while someone listens. */
+  private keylogWanted = 0;
+  private readonly onKeylog = (line: Buffer, s: tls.TLSSocket): void => this.waiterOf(s)?.onKeylog?.(line.toString('latin1').trimEnd());
 
   /**
    * The connection a TLSSocket belongs to: node keeps the stream it wraps as the
@@ -85,6 +88,10 @@ export class TlsAcceptor {
       hangUpSource.off('end', hangUp);
       hangUpSource.off('close', hangUp);
     });
+    if (onKeylog) {
+      if (this.keylogWanted++ === 0) this.server.on('keylog', this.onKeylog);
+      void handshake.finally(() => { if (--this.keylogWanted === 0) this.server.off('keylog', this.onKeylog); });
+    }
     this.server.emit('connection', transport);
     return handshake;
   }

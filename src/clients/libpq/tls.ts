@@ -222,10 +222,11 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
         if (alpnProtocol !== 'postgresql') return done({ ok: false, error: 'SSL connection was established with unexpected ALPN protocol' }, true);
       }
       delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
-      const der = socket.getPeerX509Certificate()?.raw;
-      if (!der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
+      const x509 = socket.getPeerX509Certificate();
+      const der = x509?.raw;
+      if (!x509 || !der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
       if (o.sslmode === 'verify-full') {
-        const mismatch = verifyPeerName(der, host);
+        const mismatch = verifyPeerName(x509, host);
         if (mismatch !== null) return done({ ok: false, error: mismatch }, true);
       }
       const cipher = socket.getCipher();
@@ -263,10 +264,10 @@ function canonicalIp(ip: string): string {
 }
 
 /** pq_verify_peer_name_matches_certificate(): null on a match, else libpq's complaint. */
-export function verifyPeerName(der: Buffer, host: ConnHost): string | null {
+export function verifyPeerName(peer: Buffer | X509Certificate, host: ConnHost): string | null {
   const hostName = host.host;
   if (hostName === null || hostName === '') return 'host name must be specified for a verified SSL connection';
-  const cert = new X509Certificate(der);
+  const cert = peer instanceof X509Certificate ? peer : new X509Certificate(peer);
   const hostIp = net.isIP(hostName) ? canonicalIp(hostName) : null;
   let examined = 0;
   let firstName: string | null = null;

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { VirtualClock } from '../clock.js';
 import { SeededRandom } from '../random.js';
 import { startFromDataDirectory } from '../server/start.js';
-import { DEV_CERTS_DIR } from '../server/datadir.js';
+import { DEV_CERTS_DIR, sharedPreloadLibraries } from '../server/datadir.js';
 import type { ServerEvent } from '../events.js';
 import type { PgServer } from '../server/server.js';
 import { runPsql } from '../clients/psql.js';
@@ -316,8 +316,7 @@ const MIN_CASES_FOR_A_LANE = 64;
 export function independentCases(server: PgServer, clients: readonly MatrixClient[], cases: number): boolean {
   if (cases < MIN_CASES_FOR_A_LANE || availableParallelism() < 2) return false;
   if (!clients.every((c) => BUILTIN_CLIENTS.has(c))) return false;
-  const libraries = server.gucs.getString('shared_preload_libraries').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean);
-  if (!libraries.every((l) => STATELESS_LIBRARIES.has(l))) return false;
+  if (!sharedPreloadLibraries(server.gucs).every((l) => STATELESS_LIBRARIES.has(l))) return false;
   return server.roles.roles().every((r) => r.validUntil === null);
 }
 

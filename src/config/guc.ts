@@ -662,8 +662,8 @@ export class GucRegistry {
    * later attempts to create one fail with "is a reserved prefix".
    */
   markPrefixReserved(prefix: string): void {
-    // Deleting the entry a Map iteration is on is safe: no copy of 350 entries needed.
-    for (const [key, v] of this.vars) {
+    // Deleting the entry the walk is on is safe for a Map: no copy of every entry needed.
+    this.vars.forEach((v, key) => {
       if (v.placeholder && v.def.name.startsWith(prefix) && v.def.name[prefix.length] === GUC_QUALIFIER_SEPARATOR) {
         this.onMessage({
           severity: 'WARNING', sqlstate: INVALID_NAME,
@@ -672,7 +672,7 @@ export class GucRegistry {
         });
         this.vars.delete(key);
       }
-    }
+    });
     this.reservedPrefixes.push(prefix);
   }
 

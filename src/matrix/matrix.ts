@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { VirtualClock } from '../clock.js';
 import { SeededRandom } from '../random.js';
 import { startFromDataDirectory } from '../server/start.js';
@@ -153,9 +153,11 @@ export interface MatrixOptions {
   seed?: number;
   overrides?: Record<string, string>;
   /**
-   * Let a worker thread run some of the cases on a server of its own (default true). Only
-   * done when no case can change what a later one sees (see independentCases()), so the
-   * rows are the same, in the same order, either way.
+   * Let a worker thread run some of the cases on a server of its own: only ever when no case
+   * can change what a later one sees (see independentCases()), so the rows are the same, in
+   * the same order, either way. Default: when a CPU core is idle besides this thread (on a
+   * busy machine a second lane costs more than it saves: its code starts cold); true: whenever
+   * the cases allow; false: never.
    */
   parallel?: boolean;
 }
@@ -219,7 +221,8 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const ctx: CaseContext = { server, clock, events, seed, sslrootcert, wrong, several };
   const rows: Array<MatrixRow | undefined> = new Array(cases.length);
   try {
-    const lane = opts.parallel !== false && independentCases(server, clients, cases.length) ? matrixLane() : null;
+    const wanted = opts.parallel ?? spareCore();
+    const lane = wanted && independentCases(server, clients, cases.length) ? matrixLane() : null;
     if (!lane) {
       for (let i = 0; i < cases.length; i++) rows[i] = await runCase(ctx, clients[cases[i]!.clientIndex]!, cases[i]!);
     } else {
@@ -299,6 +302,11 @@ export async function runCase(ctx: CaseContext, client: MatrixClient, c: MatrixC
     outcome: r.ok ? 'ok' : 'error',
     message: r.message,
   };
+}
+
+/** Whether a core is idle besides the one this thread runs on (the 1-minute load average says so). */
+function spareCore(): boolean {
+  return loadavg()[0]! < availableParallelism() - 1;
 }
 
 /** Preloaded libraries that keep no state between connections. */

@@ -6,8 +6,10 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runMatrix, type MatrixRow } from '../../src/matrix/matrix.js';
+import { runMatrix, type MatrixOptions, type MatrixRow } from '../../src/matrix/matrix.js';
 import { MATRIX_CLIENTS } from '../../src/matrix/clients.js';
 import { matrixCell } from '../../src/matrix/cli.js';
 import { ROOT } from '../support/fixtures.js';
@@ -58,6 +60,34 @@ describe('pg-authsim matrix --client all', () => {
     expect(out).to.have.length(1);
     expect(out[0]!.clients['postgres.js']).to.deep.include({ outcome: 'ok', hookCalls: ['OK/ssl'] });
     expect(out[0]!.clients.pg).to.deep.include({ outcome: 'ok', hookCalls: ['OK/ssl'] });
+  });
+});
+
+describe('matrix with a second lane (a worker thread with a server of its own)', () => {
+  const all: MatrixOptions = { dataDirectory: SEED, clients: Object.values(MATRIX_CLIENTS), users: ['test', 'no_such_role'], sslmodes: ['unset', 'prefer', 'verify-full'], passwords: ['right', 'wrong', 'none', 'prompt'] };
+
+  it('gives the rows one server gives, in the same order, when the cases cannot affect each other', async function () {
+    this.timeout(60_000);
+    const one = await runMatrix({ ...all, parallel: false });
+    const two = await runMatrix({ ...all, parallel: true });
+    expect(two).to.deep.equal(one);
+  });
+
+  it('runs on one server when an extension keeps state between connections (a failure counter sees every case)', async function () {
+    this.timeout(60_000);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-lanes-'));
+    try {
+      cpSync(SEED, dir, { recursive: true });
+      cpSync(path.join(ROOT, 'dist/examples/extensions/lockout.js'), path.join(dir, 'lockout.js'));
+      appendFileSync(path.join(dir, 'postgresql.conf'), "shared_preload_libraries = 'auth_delay,lockout'\n");
+      const opts = { ...all, dataDirectory: dir, users: ['test'] };
+      const one = await runMatrix({ ...opts, parallel: false });
+      // Earlier cases locked the role: a later right password is refused.
+      expect(one.rows.filter((r) => r.password === 'right' && r.outcome === 'error').length).to.be.greaterThan(0);
+      expect(await runMatrix({ ...opts, parallel: true })).to.deep.equal(one);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -44,6 +44,21 @@ const SIGNATURE_DIGESTS: Record<string, string | null> = {
  * signature's digest, MD5 and SHA-1 upgraded to SHA-256.
  */
 export function tlsServerEndPointHash(certDer: Buffer): Buffer {
+  // A pure function of the certificate, asked for on every handshake (and by libpq's model on
+  // every authentication message): computed once per certificate.
+  const key = certDer.toString('latin1');
+  const known = endPointHashes.get(key);
+  if (known) return Buffer.from(known);
+  const hash = computeEndPointHash(certDer);
+  if (endPointHashes.size >= MAX_CACHED) endPointHashes.delete(endPointHashes.keys().next().value!);
+  endPointHashes.set(key, hash);
+  return Buffer.from(hash);
+}
+
+const endPointHashes = new Map<string, Buffer>();
+const MAX_CACHED = 64;
+
+function computeEndPointHash(certDer: Buffer): Buffer {
   let oid: string;
   try {
     const cert = forge.asn1.fromDer(forge.util.createBuffer(certDer.toString('binary')));

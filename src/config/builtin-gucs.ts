@@ -146,7 +146,10 @@ export const BUILTIN_GUCS: readonly GucDef[] = [
 /** The rest of PostgreSQL 15's parameters (pg_settings as captured), after the ones above. */
 const ALL_GUCS: readonly GucDef[] = [...BUILTIN_GUCS, ...pg15GucDefs(new Set(BUILTIN_GUCS.map((d) => d.name.toLowerCase())))];
 
-/** A registry holding the built-in parameters at their boot values. */
+let bootRegistry: GucRegistry | null = null;
+
+/** A registry holding the built-in parameters at their boot values (a copy of one built once per process). */
 export function createGucRegistry(options: GucRegistryOptions = {}): GucRegistry {
-  return new GucRegistry(ALL_GUCS, options);
+  bootRegistry ??= new GucRegistry(ALL_GUCS);
+  return bootRegistry.fork(options);
 }

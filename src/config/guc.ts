@@ -244,11 +244,15 @@ export class GucRegistry {
     for (const def of defs) this.addVariable(def);
   }
 
-  /** A copy with the same definitions and current values, as a forked backend inherits the postmaster's. */
+  /**
+   * A copy with the same definitions and current values (and change count), as a forked
+   * backend inherits the postmaster's.
+   */
   fork(options: GucRegistryOptions = {}): GucRegistry {
     const copy = new GucRegistry([], options);
     for (const [key, v] of this.vars) copy.vars.set(key, { ...v });
     copy.reservedPrefixes.push(...this.reservedPrefixes);
+    copy.changes = this.changes;
     return copy;
   }
 
@@ -658,7 +662,8 @@ export class GucRegistry {
    * later attempts to create one fail with "is a reserved prefix".
    */
   markPrefixReserved(prefix: string): void {
-    for (const [key, v] of [...this.vars]) {
+    // Deleting the entry the walk is on is safe for a Map: no copy of every entry needed.
+    this.vars.forEach((v, key) => {
       if (v.placeholder && v.def.name.startsWith(prefix) && v.def.name[prefix.length] === GUC_QUALIFIER_SEPARATOR) {
         this.onMessage({
           severity: 'WARNING', sqlstate: INVALID_NAME,
@@ -667,7 +672,7 @@ export class GucRegistry {
         });
         this.vars.delete(key);
       }
-    }
+    });
     this.reservedPrefixes.push(prefix);
   }
 

@@ -1,5 +1,5 @@
 /** The clients `matrix` can drive, by name: psql (libpq models) and the driver profiles. */
-import { psqlClient, psycopgClient, type MatrixClient } from './matrix.js';
+import { builtinClient, psqlClient, psycopgClient, type MatrixClient } from './matrix.js';
 import { DRIVER_PROFILES, driverProfile } from '../clients/drivers/index.js';
 import { inProcessTransport } from '../clients/libpq/transport.js';
 import { SeededRandom } from '../random.js';
@@ -10,7 +10,7 @@ function driverClient(name: string): MatrixClient {
   const knows = (option: string, value?: string) => profile.options.some((o) => o.name === option && (value === undefined || !o.values || o.values.includes(value)));
   /** An option in the driver's words: its own, or its equivalent of a libpq keyword; null when it has none. */
   const translate = (k: string, v: string): Array<[string, string]> | null => (knows(k, v) ? [[k, v]] : profile.fromLibpq?.(k, v) ?? null);
-  return {
+  return builtinClient({
     name,
     describe: `${profile.version} (model)`,
     accepts: (k, v) => translate(k, v) !== null,
@@ -31,7 +31,7 @@ function driverClient(name: string): MatrixClient {
       }
       return { ok: r.ok, message: r.ok ? '' : `${r.error?.name ? `${r.error.name}: ` : ''}${r.error?.message ?? ''}` };
     },
-  };
+  });
 }
 
 export const MATRIX_CLIENTS: Record<string, MatrixClient> = {

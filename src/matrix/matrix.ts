@@ -6,10 +6,11 @@
  */
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { VirtualClock } from '../clock.js';
 import { SeededRandom } from '../random.js';
 import { startFromDataDirectory } from '../server/start.js';
-import { DEV_CERTS_DIR } from '../server/datadir.js';
+import { DEV_CERTS_DIR, sharedPreloadLibraries } from '../server/datadir.js';
 import type { ServerEvent } from '../events.js';
 import type { PgServer } from '../server/server.js';
 import { runPsql } from '../clients/psql.js';
@@ -18,6 +19,7 @@ import { EMBEDDED_POSTGRES_BUILD } from '../clients/libpq/connect.js';
 import { psycopgConnect, psycopgExceptionLine, PSYCOPG_VERSION } from '../clients/psycopg.js';
 import { knownKeywords, type SslMode } from '../clients/conninfo.js';
 import type { ClientTraceListener } from '../clients/trace.js';
+import { matrixLane } from './lanes.js';
 
 export const SSLMODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 /** An sslmode, or 'unset': no sslmode at all, so each client's own default applies (what most applications run). */
@@ -58,6 +60,18 @@ export interface MatrixClient {
   accepts?(option: string, value: string): boolean;
 }
 
+/**
+ * Clients pg-authsim defines (psqlClient, psycopgClient, the driver profiles): a worker thread
+ * can make the same client from its name, so a matrix may run some of their cases there.
+ */
+const BUILTIN_CLIENTS = new WeakSet<MatrixClient>();
+
+/** Mark a client as one of pg-authsim's own, known by its name in MATRIX_CLIENTS. */
+export function builtinClient<C extends MatrixClient>(client: C): C {
+  BUILTIN_CLIENTS.add(client);
+  return client;
+}
+
 /** Any libpq keyword goes into the conninfo: the libpq version at hand accepts it or fails as it would. */
 const LIBPQ_KEYWORDS = new Set(knownKeywords(18));
 const isLibpqKeyword = (option: string): boolean => LIBPQ_KEYWORDS.has(option);
@@ -73,7 +87,7 @@ function conninfoTail(options: Readonly<Record<string, string>> | undefined): st
  * was measured with (LD_LIBRARY_PATH), built without GSSAPI.
  */
 export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
-  return {
+  return builtinClient({
     name: version === 15 ? 'psql' : `psql-libpq${version}`,
     describe: `psql 15 with libpq ${version} (model)`,
     accepts: isLibpqKeyword,
@@ -87,7 +101,7 @@ export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
       });
       return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trimEnd() };
     },
-  };
+  });
 }
 
 /**
@@ -96,7 +110,7 @@ export function psqlClient(version: 15 | 16 | 17 | 18 = 15): MatrixClient {
  * of Python's traceback.
  */
 export function psycopgClient(): MatrixClient {
-  return {
+  return builtinClient({
     name: 'psycopg',
     describe: `psycopg ${PSYCOPG_VERSION} with its bundled libpq 18 (model)`,
     accepts: isLibpqKeyword,
@@ -113,7 +127,7 @@ export function psycopgClient(): MatrixClient {
       }
       return { ok: false, message: psycopgExceptionLine(r.type, r.message) };
     },
-  };
+  });
 }
 
 export interface MatrixOptions {
@@ -138,6 +152,14 @@ export interface MatrixOptions {
   wrongPassword?: string;
   seed?: number;
   overrides?: Record<string, string>;
+  /**
+   * Let a worker thread run some of the cases on a server of its own: only ever when no case
+   * can change what a later one sees (see independentCases()), so the rows are the same, in
+   * the same order, either way. Default: when a CPU core is idle besides this thread (on a
+   * busy machine a second lane costs more than it saves: its code starts cold); true: whenever
+   * the cases allow; false: never.
+   */
+  parallel?: boolean;
 }
 
 export interface MatrixRow {
@@ -171,57 +193,139 @@ export interface MatrixResult {
 }
 
 export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
-  const clock = new VirtualClock();
   const seed = opts.seed ?? 1;
-  const events: ServerEvent[] = [];
-  const started = await startFromDataDirectory(opts.dataDirectory, {
-    clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e),
-    // In-process only, nothing listens: a data directory without a server certificate gets the development one.
-    overrides: { dev_certificates: 'on', ...opts.overrides },
-  });
-  const server = started.server;
+  const overrides = matrixOverrides(opts.overrides);
+  const { server, clock, events, dataDirectory } = await startMatrixServer(opts.dataDirectory, seed, overrides);
   const clients = opts.clients ?? [opts.client ?? psqlClient(15)];
   const several = clients.length > 1;
   const fromFile = server.roles.userRoles();
   const users = opts.users ?? [...fromFile.filter((r) => r.canLogin).map((r) => r.name), MISSING_ROLE];
-  const sslrootcert = opts.sslrootcert ?? defaultRootCert(server, started.dataDirectory);
+  const sslrootcert = opts.sslrootcert ?? defaultRootCert(server, dataDirectory);
   const wrong = opts.wrongPassword ?? 'not-the-password';
-  const rows: MatrixRow[] = [];
   const infos: MatrixClientInfo[] = [];
-  try {
-    for (const client of clients) {
-      const given = Object.entries(opts.options ?? {});
-      const options = Object.fromEntries(given.filter(([k, v]) => client.accepts?.(k, v) ?? true));
-      infos.push({ name: client.name, describe: client.describe, ignored: given.filter(([k]) => !(k in options)).map(([k, v]) => `${k}=${v}`) });
-      for (const user of users) {
-        const role = server.roles.get(user);
-        for (const sslmode of opts.sslmodes ?? (several ? MATRIX_SSLMODES : SSLMODES)) {
-          for (const kind of opts.passwords ?? PASSWORD_KINDS) {
-            const password = kind === 'none' || kind === 'prompt' ? null : kind === 'wrong' ? wrong : (role?.plaintextPassword ?? 'secret');
-            events.length = 0;
-            const r = await client.login({
-              server, clock, seed, user, password, sslmode: sslmode === 'unset' ? null : sslmode, sslrootcert,
-              ...(Object.keys(options).length > 0 ? { options } : {}),
-              ...(kind === 'prompt' ? { prompt: async () => wrong } : {}),
-            });
-            await server.idle();
-            rows.push({
-              ...(several ? { client: client.name } : {}),
-              user, sslmode, password: kind,
-              tcpConnections: events.filter((e) => e.type === 'connection-received').length,
-              hookCalls: outermostHookCalls(events),
-              authDelayMs: timeInHook(events, 'auth_delay'),
-              outcome: r.ok ? 'ok' : 'error',
-              message: r.message,
-            });
-          }
+  const cases: MatrixCase[] = [];
+  clients.forEach((client, clientIndex) => {
+    const given = Object.entries(opts.options ?? {});
+    const options = Object.fromEntries(given.filter(([k, v]) => client.accepts?.(k, v) ?? true));
+    infos.push({ name: client.name, describe: client.describe, ignored: given.filter(([k]) => !(k in options)).map(([k, v]) => `${k}=${v}`) });
+    for (const user of users) {
+      const role = server.roles.get(user);
+      for (const sslmode of opts.sslmodes ?? (several ? MATRIX_SSLMODES : SSLMODES)) {
+        for (const kind of opts.passwords ?? PASSWORD_KINDS) {
+          const password = kind === 'none' || kind === 'prompt' ? null : kind === 'wrong' ? wrong : (role?.plaintextPassword ?? 'secret');
+          cases.push({ clientIndex, user, sslmode, kind, password, options });
         }
       }
+    }
+  });
+  const ctx: CaseContext = { server, clock, events, seed, sslrootcert, wrong, several };
+  const rows: Array<MatrixRow | undefined> = new Array(cases.length);
+  try {
+    const wanted = opts.parallel ?? spareCore();
+    const lane = wanted && independentCases(server, clients, cases.length) ? matrixLane() : null;
+    if (!lane) {
+      for (let i = 0; i < cases.length; i++) rows[i] = await runCase(ctx, clients[cases[i]!.clientIndex]!, cases[i]!);
+    } else {
+      // Both threads take the next case from one counter; the worker starts late (loading its
+      // modules) and simply takes fewer. Rows go back to their case's place.
+      const next = new Int32Array(new SharedArrayBuffer(4));
+      const remote = lane.run({ dataDirectory: opts.dataDirectory, seed, overrides, sslrootcert, wrong, several, clients: clients.map((c) => c.name), cases, next: next.buffer });
+      try {
+        for (let i = Atomics.add(next, 0, 1); i < cases.length; i = Atomics.add(next, 0, 1)) rows[i] = await runCase(ctx, clients[cases[i]!.clientIndex]!, cases[i]!);
+      } finally {
+        // Past an error here the worker stops taking cases; its rows are still waited for.
+        Atomics.store(next, 0, cases.length);
+        for (const [i, row] of await remote) rows[i] = row;
+      }
+      // A worker that failed leaves its cases to this thread.
+      for (let i = 0; i < cases.length; i++) rows[i] ??= await runCase(ctx, clients[cases[i]!.clientIndex]!, cases[i]!);
     }
   } finally {
     await server.close();
   }
-  return { rows, serverVersion: server.settings.serverVersion, client: clients[0]!.describe, clients: infos };
+  return { rows: rows as MatrixRow[], serverVersion: server.settings.serverVersion, client: clients[0]!.describe, clients: infos };
+}
+
+/** One case of a matrix: which client, who, how, with what password and options. */
+export interface MatrixCase {
+  clientIndex: number;
+  user: string;
+  sslmode: MatrixSslMode;
+  kind: PasswordKind;
+  password: string | null;
+  options: Readonly<Record<string, string>>;
+}
+
+/** What running a case needs besides the case: the server, its clock and its event log. */
+export interface CaseContext {
+  server: PgServer;
+  clock: VirtualClock;
+  /** Every event of the server; a case clears it and reads its own. */
+  events: ServerEvent[];
+  seed: number;
+  sslrootcert: string | null;
+  wrong: string;
+  /** Rows name their client. */
+  several: boolean;
+}
+
+/** The settings every matrix server runs with. */
+export function matrixOverrides(overrides: Record<string, string> | undefined): Record<string, string> {
+  // In-process only, nothing listens: a data directory without a server certificate gets the development one.
+  return { dev_certificates: 'on', ...overrides };
+}
+
+/** A matrix's server: started from the data directory on a virtual clock, every event kept. */
+export async function startMatrixServer(dataDirectory: string, seed: number, overrides: Record<string, string>): Promise<{ server: PgServer; clock: VirtualClock; events: ServerEvent[]; dataDirectory: string }> {
+  const clock = new VirtualClock();
+  const events: ServerEvent[] = [];
+  const started = await startFromDataDirectory(dataDirectory, { clock, random: new SeededRandom(seed), onEvent: (e) => events.push(e), overrides });
+  return { server: started.server, clock, events, dataDirectory: started.dataDirectory };
+}
+
+/** One login as the case describes it, and its row. */
+export async function runCase(ctx: CaseContext, client: MatrixClient, c: MatrixCase): Promise<MatrixRow> {
+  const { server, clock, events, seed, sslrootcert, wrong } = ctx;
+  events.length = 0;
+  const r = await client.login({
+    server, clock, seed, user: c.user, password: c.password, sslmode: c.sslmode === 'unset' ? null : c.sslmode, sslrootcert,
+    ...(Object.keys(c.options).length > 0 ? { options: c.options } : {}),
+    ...(c.kind === 'prompt' ? { prompt: async () => wrong } : {}),
+  });
+  await server.idle();
+  return {
+    ...(ctx.several ? { client: client.name } : {}),
+    user: c.user, sslmode: c.sslmode, password: c.kind,
+    tcpConnections: events.filter((e) => e.type === 'connection-received').length,
+    hookCalls: outermostHookCalls(events),
+    authDelayMs: timeInHook(events, 'auth_delay'),
+    outcome: r.ok ? 'ok' : 'error',
+    message: r.message,
+  };
+}
+
+/** Whether a core is idle besides the one this thread runs on (the 1-minute load average says so). */
+function spareCore(): boolean {
+  return loadavg()[0]! < availableParallelism() - 1;
+}
+
+/** Preloaded libraries that keep no state between connections. */
+const STATELESS_LIBRARIES = new Set(['auth_delay', 'passwordcheck']);
+/** Below this many cases a second thread costs more (loading its modules) than it saves. */
+const MIN_CASES_FOR_A_LANE = 64;
+
+/**
+ * Whether the cases can run on two servers of their own instead of one after another: each
+ * case's row then depends on the case alone. True when every client is pg-authsim's own (a
+ * worker can make it by name), the preloaded libraries keep no state between connections
+ * (auth_delay, passwordcheck: a lockout extension would count failures across cases), and no
+ * role has a VALID UNTIL (time moves on with every case, and a password could expire midway).
+ */
+export function independentCases(server: PgServer, clients: readonly MatrixClient[], cases: number): boolean {
+  if (cases < MIN_CASES_FOR_A_LANE || availableParallelism() < 2) return false;
+  if (!clients.every((c) => BUILTIN_CLIENTS.has(c))) return false;
+  if (!sharedPreloadLibraries(server.gucs).every((l) => STATELESS_LIBRARIES.has(l))) return false;
+  return server.roles.roles().every((r) => r.validUntil === null);
 }
 
 function defaultRootCert(server: PgServer, dataDirectory: string): string | null {

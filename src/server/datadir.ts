@@ -137,10 +137,15 @@ export function loadDataDirectory(dir: string, random: Random, overrides: Record
     roles,
     port: gucs.getNumber('port'),
     listenAddresses: listen.flatMap(expandListenAddress),
-    sharedPreloadLibraries: gucs.getString('shared_preload_libraries').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean),
+    sharedPreloadLibraries: sharedPreloadLibraries(gucs),
     startupMessages,
     ...(rolesFile ? { rolesFile } : {}),
   };
+}
+
+/** shared_preload_libraries as a list of names (quotes removed). */
+export function sharedPreloadLibraries(gucs: GucRegistry): string[] {
+  return gucs.getString('shared_preload_libraries').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { tlsServerEndPointHash } from '../common/cert-hash.js';
 import type { PgMajor, TlsMaterial } from './settings.js';
 
@@ -43,8 +43,11 @@ export class TlsAcceptor {
     });
     this.server.on('secureConnection', (s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: true, socket: s }));
     this.server.on('tlsClientError', (e: Error & { reason?: string; code?: string; syscall?: string }, s: tls.TLSSocket) => this.waiterOf(s)?.settle({ ok: false, reason: opensslReason(e) }));
-    this.server.on('keylog', (line: Buffer, s: tls.TLSSocket) => this.waiterOf(s)?.onKeylog?.(line.toString('latin1').trimEnd()));
   }
+
+  /** Handshakes under way that want their key log (capture); node emits it only while someone listens. */
+  private keylogWanted = 0;
+  private readonly onKeylog = (line: Buffer, s: tls.TLSSocket): void => this.waiterOf(s)?.onKeylog?.(line.toString('latin1').trimEnd());
 
   /**
    * The connection a TLSSocket belongs to: node keeps the stream it wraps as the
@@ -85,19 +88,50 @@ export class TlsAcceptor {
       hangUpSource.off('end', hangUp);
       hangUpSource.off('close', hangUp);
     });
+    if (onKeylog) {
+      if (this.keylogWanted++ === 0) this.server.on('keylog', this.onKeylog);
+      void handshake.finally(() => { if (--this.keylogWanted === 0) this.server.off('keylog', this.onKeylog); });
+    }
     this.server.emit('connection', transport);
     return handshake;
   }
 }
 
-const acceptors = new WeakMap<TlsMaterial, Map<PgMajor, TlsAcceptor>>();
+/**
+ * Acceptors by what their context is built from. A server started from the same files gets
+ * the acceptor the last one used (a suite that starts a server per test builds one context,
+ * not one per test); new content (a reload that re-read changed certificates) gets a new one.
+ */
+const acceptors = new Map<string, TlsAcceptor>();
+const MAX_ACCEPTORS = 32;
+const materialKeys = new WeakMap<TlsMaterial, string>();
 
-/** The acceptor for this TLS material (a reload that re-reads the certificates brings new material, so a new one). */
+function materialKey(m: TlsMaterial): string {
+  let k = materialKeys.get(m);
+  if (k === undefined) {
+    const h = createHash('sha256');
+    for (const part of [m.cert, m.key, m.ca]) {
+      h.update(part === null ? '-' : `${part.length}:`);
+      if (part !== null) h.update(part);
+    }
+    k = `${h.digest('hex')}|${m.minVersion}|${m.maxVersion ?? ''}|${m.ecdhCurve ?? ''}`;
+    materialKeys.set(m, k);
+  }
+  return k;
+}
+
+/** The acceptor for this TLS material and server major (17+ adds ALPN). */
 export function tlsAcceptor(material: TlsMaterial, major: PgMajor): TlsAcceptor {
-  let byMajor = acceptors.get(material);
-  if (!byMajor) acceptors.set(material, byMajor = new Map());
-  let a = byMajor.get(major);
-  if (!a) byMajor.set(major, a = new TlsAcceptor(material, major));
+  const key = `${materialKey(material)}|${major}`;
+  let a = acceptors.get(key);
+  if (a) {
+    // Most recently used last, so the oldest goes first when the cache is full.
+    acceptors.delete(key);
+  } else {
+    a = new TlsAcceptor(material, major);
+    if (acceptors.size >= MAX_ACCEPTORS) acceptors.delete(acceptors.keys().next().value!);
+  }
+  acceptors.set(key, a);
   return a;
 }
 

@@ -5,7 +5,7 @@
  */
 import { PgError } from '../errors.js';
 import type { MutablePort } from '../port.js';
-import type { SqlCallContext, SqlRegistry, SqlValue } from './registry.js';
+import type { SqlCallContext, SqlColumn, SqlRegistry, SqlValue } from './registry.js';
 import { PG_TYPE_COLUMNS, PG_TYPE_ROWS, PG_CATALOG_RELATIONS } from './catalog/pg15-pg-type.js';
 import { OID, pgTypeName, textIn, typeByOid } from './types.js';
 import type { GucSettingRow } from '../config/guc.js';
@@ -137,9 +137,20 @@ export function registerBuiltins(sql: SqlRegistry, host: BuiltinHost): void {
     rows: ([oids]) => asyncpgIntrospection((oids ?? []) as readonly SqlValue[]),
   });
 
-  const typeColumns = PG_TYPE_COLUMNS.map(([name, oid]) => ({ name, type: (typeByOid(oid)?.typname ?? 'text') as never }));
-  const typeRows = PG_TYPE_ROWS.map((row) => row.map((text, i) => (text === null ? null : textIn(PG_TYPE_COLUMNS[i]![1], text))));
-  sql.defineView({ name: 'pg_type', schema, oid: PG_CATALOG_RELATIONS.pg_type!, select: 'public', columns: typeColumns, rows: () => typeRows });
+  sql.defineView({ name: 'pg_type', schema, oid: PG_CATALOG_RELATIONS.pg_type!, select: 'public', columns: pgTypeColumns(), rows: pgTypeRows });
+}
+
+let typeColumns: SqlColumn[] | null = null;
+let typeRows: SqlValue[][] | null = null;
+
+/** pg_type's columns; the same for every server, so built once per process. */
+function pgTypeColumns(): SqlColumn[] {
+  return typeColumns ??= PG_TYPE_COLUMNS.map(([name, oid]) => ({ name, type: (typeByOid(oid)?.typname ?? 'text') as never }));
+}
+
+/** pg_type's captured rows as values: decoded on the first read in this process (most servers never read it), then shared. */
+function pgTypeRows(): SqlValue[][] {
+  return typeRows ??= PG_TYPE_ROWS.map((row) => row.map((text, i) => (text === null ? null : textIn(PG_TYPE_COLUMNS[i]![1], text))));
 }
 
 /**

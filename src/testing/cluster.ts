@@ -18,6 +18,7 @@ import { Trace } from './trace.js';
 import { acquireDataDirectory, releaseDataDirectory } from './datadir-pool.js';
 import type { ReloadResult } from '../server/reload.js';
 import { DEV_CERTS_DIR } from '../server/datadir.js';
+import { MOCK_NONCE_FILE } from '../server/mock-nonce.js';
 import { runPsql, type PsqlResult } from '../clients/psql.js';
 import { inProcessTransport, type ClientTransport } from '../clients/libpq/transport.js';
 import { psycopgConnect, type PsycopgResult } from '../clients/psycopg.js';
@@ -29,6 +30,9 @@ import { displayName } from '../sql/types.js';
 import type { ClientTraceListener } from '../clients/trace.js';
 
 export type ConfValue = string | number | boolean;
+
+/** The mock nonce file a server started with each seed wrote (see TestCluster.start). */
+const nonceBySeed = new Map<string, string>();
 
 /** How TestCluster.connect() runs a client. */
 export interface ClientConnectOptions {
@@ -111,9 +115,13 @@ export class TestCluster {
     ];
     // Extra files may be ES modules, which Node caches by path: those get a directory of their own.
     const pooled = Object.keys(opts.files ?? {}).length === 0;
+    // The nonce a server with this seed wrote before is the one it would write again: a pooled
+    // directory that still holds it keeps it instead of the server creating it once more.
+    const seedKey = JSON.stringify([typeof opts.seed, String(opts.seed ?? 1), opts.bootstrapSuperuser ?? null, files]);
+    const nonce = nonceBySeed.get(seedKey);
     let dir: string;
     if (pooled) {
-      dir = acquireDataDirectory(files);
+      dir = acquireDataDirectory(files, nonce !== undefined ? [[MOCK_NONCE_FILE, nonce]] : []);
     } else {
       dir = mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-'));
       try {
@@ -123,7 +131,8 @@ export class TestCluster {
         throw err;
       }
     }
-    const dispose = () => (pooled ? releaseDataDirectory(dir) : rmSync(dir, { recursive: true, force: true }));
+    let written: string | undefined;
+    const dispose = () => (pooled ? releaseDataDirectory(dir, written !== undefined ? [[MOCK_NONCE_FILE, written]] : []) : rmSync(dir, { recursive: true, force: true }));
     try {
       const clock = opts.clock === undefined || opts.clock === 'virtual' ? new VirtualClock() : opts.clock === 'real' ? new RealClock() : opts.clock;
       let server: PgServer | null = null;
@@ -141,6 +150,12 @@ export class TestCluster {
         onEvent: trace.record,
       });
       server = started.server;
+      if (pooled) {
+        // What persistedMockNonce() stores for this server's nonce.
+        written = `${server.settings.mockAuthNonce.toString('hex')}\n`;
+        if (nonceBySeed.size >= 64) nonceBySeed.delete(nonceBySeed.keys().next().value!);
+        nonceBySeed.set(seedKey, written);
+      }
       return new TestCluster(started.server, clock, started.dataDirectory, started.startupMessages, trace, dispose);
     } catch (err) {
       dispose();

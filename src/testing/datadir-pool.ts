@@ -5,7 +5,7 @@
  * directory is removed when the process exits. A suite that starts a cluster per test so writes
  * three small files once instead of creating, writing and deleting a directory each time.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -17,8 +17,13 @@ const free: Slot[] = [];
 const all = new Set<string>();
 let exitHook = false;
 
-/** A data directory holding exactly `files` (name → text). */
-export function acquireDataDirectory(files: ReadonlyArray<readonly [string, string]>): string {
+/**
+ * A data directory holding exactly `files` (name → text). `kept`: files the server creates
+ * itself (the mock authentication nonce), left in place when the directory still holds exactly
+ * that text from an earlier server, and removed otherwise, so the server creates them as on a
+ * first start.
+ */
+export function acquireDataDirectory(files: ReadonlyArray<readonly [string, string]>, kept: ReadonlyArray<readonly [string, string]> = []): string {
   let slot = free.pop();
   if (!slot) {
     slot = { dir: mkdtempSync(path.join(tmpdir(), 'pg-authsim-cluster-')), files: new Map() };
@@ -29,12 +34,14 @@ export function acquireDataDirectory(files: ReadonlyArray<readonly [string, stri
     }
   }
   const wanted = new Map(files);
+  const keep = new Map(kept);
   // Whatever the last cluster (or its server) left that this one does not ask for goes.
   for (const name of readdirSync(slot.dir)) {
-    if (!wanted.has(name)) {
-      rmSync(path.join(slot.dir, name), { recursive: true, force: true });
-      slot.files.delete(name);
-    }
+    if (wanted.has(name)) continue;
+    const text = keep.get(name);
+    if (text !== undefined && unchanged(path.join(slot.dir, name), slot.files.get(name), text)) continue;
+    rmSync(path.join(slot.dir, name), { recursive: true, force: true });
+    slot.files.delete(name);
   }
   for (const [name, text] of wanted) {
     const file = path.join(slot.dir, name);
@@ -66,10 +73,23 @@ function unchanged(file: string, w: Written | undefined, text: string): boolean 
   }
 }
 
-/** Give a directory back for the next cluster. */
-export function releaseDataDirectory(dir: string): void {
+/**
+ * Give a directory back for the next cluster. `created`: files the server wrote and what they
+ * should hold; each is remembered (for `kept`) only if the file holds exactly that text now.
+ */
+export function releaseDataDirectory(dir: string, created: ReadonlyArray<readonly [string, string]> = []): void {
   const slot = inUse.get(dir);
   if (!slot) return;
   inUse.delete(dir);
+  for (const [name, text] of created) {
+    const file = path.join(dir, name);
+    try {
+      const st = statSync(file);
+      if (readFileSync(file, 'utf8') === text) slot.files.set(name, { text, mtimeMs: st.mtimeMs, size: st.size });
+      else slot.files.delete(name);
+    } catch {
+      slot.files.delete(name);
+    }
+  }
   free.push(slot);
 }

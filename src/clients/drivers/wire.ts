@@ -93,6 +93,7 @@ export class DriverSocket {
     if (leftover.length > 0) raw.unshift(leftover);
     return new Promise((resolve) => {
       const socket = tls.connect({ ...withSharedContext(options), socket: raw as net.Socket });
+      reusePeerCertificate(socket);
       let settled = false;
       const done = (r: TlsResult) => {
         if (settled) return;
@@ -168,4 +169,26 @@ export class DriverSocket {
     this.reader.close();
     this.stream.destroy();
   }
+}
+
+/**
+ * node:tls builds the detailed peer certificate for its own identity check right after the
+ * handshake; a driver model then asks for the plain one. Build the objects once: the plain
+ * certificate is the detailed one without its issuer chain, as node builds it.
+ */
+function reusePeerCertificate(socket: tls.TLSSocket): void {
+  const build = tls.TLSSocket.prototype.getPeerCertificate;
+  let detailed: tls.DetailedPeerCertificate | null = null;
+  socket.getPeerCertificate = function (this: tls.TLSSocket, wantDetailed?: boolean) {
+    if (wantDetailed) {
+      if (detailed) return detailed;
+      const built = build.call(this, true);
+      // Before the handshake there is nothing to keep.
+      if (Object.keys(built).length > 0) detailed = built as tls.DetailedPeerCertificate;
+      return built;
+    }
+    if (!detailed) return build.call(this, false);
+    const { issuerCertificate: _chain, ...plain } = detailed;
+    return plain;
+  } as tls.TLSSocket['getPeerCertificate'];
 }

@@ -434,21 +434,25 @@ class Connector {
     return h?.password ?? this.o.password;
   }
 
+  // A switch rather than ts-pattern: this runs for every step of every connection.
   private step(state: State): Promise<State> {
-    return match(state)
-      .with({ s: 'advance' }, () => this.advance())
-      .with({ s: 'new-connection' }, () => {
+    switch (state.s) {
+      case 'advance': return this.advance();
+      case 'new-connection':
         this.dropConnection();
         return Promise.resolve<State>({ s: 'needed' });
-      })
-      .with({ s: 'needed' }, () => this.needed())
-      .with({ s: 'made' }, () => this.made())
-      .with({ s: 'ssl-startup' }, (st) => this.sslStartup(st.direct ?? false))
-      .with({ s: 'awaiting-response' }, () => this.awaitingResponse())
-      .with({ s: 'auth-ok' }, () => this.authOk())
-      .with({ s: 'check-target' }, () => this.checkTarget())
-      .with({ s: 'ok' }, { s: 'failed' }, (s) => Promise.resolve<State>(s))
-      .exhaustive();
+      case 'needed': return this.needed();
+      case 'made': return this.made();
+      case 'ssl-startup': return this.sslStartup(state.direct ?? false);
+      case 'awaiting-response': return this.awaitingResponse();
+      case 'auth-ok': return this.authOk();
+      case 'check-target': return this.checkTarget();
+      case 'ok': case 'failed': return Promise.resolve<State>(state);
+      default: {
+        const unknown: never = state;
+        throw new Error(`libpq model: unknown state ${JSON.stringify(unknown)}`);
+      }
+    }
   }
 
   // ---- keep_going: next address / next host -------------------------------------

@@ -194,6 +194,9 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       rejectUnauthorized: setup.ca !== null,
       checkServerIdentity: () => undefined,
     });
+    // node:tls builds the detailed peer certificate (the chain as objects, fingerprints and all)
+    // only to hand it to checkServerIdentity, which libpq's model does not use: skip building it.
+    socket.getPeerCertificate = peerCertificateForNodeCheck as tls.TLSSocket['getPeerCertificate'];
     let settled = false;
     const done = (r: HandshakeResult, gracefully = false) => {
       if (settled) return;
@@ -218,11 +221,12 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
         if (alpnProtocol === null) return done({ ok: false, error: 'direct SSL connection was established without ALPN protocol negotiation extension' }, true);
         if (alpnProtocol !== 'postgresql') return done({ ok: false, error: 'SSL connection was established with unexpected ALPN protocol' }, true);
       }
-      const peer = socket.getPeerCertificate(false);
-      const der = peer?.raw;
-      if (!der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
+      delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
+      const x509 = socket.getPeerX509Certificate();
+      const der = x509?.raw;
+      if (!x509 || !der) return done({ ok: false, error: 'SSL certificate could not be obtained' });
       if (o.sslmode === 'verify-full') {
-        const mismatch = verifyPeerName(der, host);
+        const mismatch = verifyPeerName(x509, host);
         if (mismatch !== null) return done({ ok: false, error: mismatch }, true);
       }
       const cipher = socket.getCipher();
@@ -232,6 +236,11 @@ export function openClientSsl(raw: Duplex, setup: SslSetup, o: ConnOptions, host
       });
     });
   });
+}
+
+/** What node:tls's own post-handshake check gets from getPeerCertificate(true): nothing it needs (see openClientSsl). */
+function peerCertificateForNodeCheck(this: tls.TLSSocket, detailed?: boolean): tls.PeerCertificate {
+  return detailed ? ({} as tls.PeerCertificate) : tls.TLSSocket.prototype.getPeerCertificate.call(this, false);
 }
 
 /** wildcard_certificate_match(): "*.example.com" covers exactly one leading label. */
@@ -255,10 +264,10 @@ function canonicalIp(ip: string): string {
 }
 
 /** pq_verify_peer_name_matches_certificate(): null on a match, else libpq's complaint. */
-export function verifyPeerName(der: Buffer, host: ConnHost): string | null {
+export function verifyPeerName(peer: Buffer | X509Certificate, host: ConnHost): string | null {
   const hostName = host.host;
   if (hostName === null || hostName === '') return 'host name must be specified for a verified SSL connection';
-  const cert = new X509Certificate(der);
+  const cert = peer instanceof X509Certificate ? peer : new X509Certificate(peer);
   const hostIp = net.isIP(hostName) ? canonicalIp(hostName) : null;
   let examined = 0;
   let firstName: string | null = null;

@@ -21,7 +21,7 @@ SCRAM client (plaintext and TLS) still logs in. Exits 1 on any violation.
   --streams N          client streams in all (default 20000)
   --seed S             everything follows from it (default 1); the in-memory part is
                        reproducible: the same seed prints the same digest
-  --tcp-share F        fraction of batches run over loopback TCP on real time (default 0.05);
+  --tcp-share F        fraction of batches run over loopback TCP on real time (default 0.03);
                        the rest run in memory on a virtual clock
   --concurrency C      streams per batch, run at once (default 64)
   --memory-csv FILE    write the memory curve (one row per --csv-every streams)
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '20000' },
     seed: { type: 'string', default: '1' },
-    'tcp-share': { type: 'string', default: '0.05' },
+    'tcp-share': { type: 'string', default: '0.03' },
     concurrency: { type: 'string', default: '64' },
     'memory-csv': { type: 'string' },
     'csv-every': { type: 'string', default: '10000' },

@@ -569,8 +569,7 @@ function collectGarbage(): void {
 
 const range = (xs: number[]): Range => ({ first: xs[0] ?? 0, min: Math.min(...xs), max: Math.max(...xs), last: xs[xs.length - 1] ?? 0 });
 
-/** Batches before the memory baseline is taken, the width of a floor window, and the first batch checked. */
-const WARM_UP = 5;
+/** The width of a floor window (batches), and the first batch whose memory is checked. */
 const WINDOW = 10;
 const FIRST_MEMORY_CHECK = 30;
 
@@ -596,7 +595,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
   const memory = await startTarget(`${opts.seed}:memory`, false, extensions);
   let tcp: Target | null = null;
   let floodReported = false;
-  let memoryRecheckAfter = FIRST_MEMORY_CHECK;
+  // The memory baseline is taken once the process has warmed up (JIT, pools, first GCs): 5% into the run.
+  const warmUp = Math.min(100, Math.max(5, Math.floor((opts.streams / concurrency) * 0.05)));
+  let memoryRecheckAfter = Math.max(FIRST_MEMORY_CHECK, warmUp + 2 * WINDOW);
   try {
     while (stats.streams < opts.streams && stats.violations.length < maxViolations) {
       const overTcp = tcpShare > 0 && master.int(0, 999) < tcpShare * 1000;
@@ -645,7 +646,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
       stats.samples.push({ streams: stats.streams, seconds: (performance.now() - t0) / 1000, rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 });
       if (stats.batches >= memoryRecheckAfter) {
         const xs = stats.samples;
-        const grown = (key: 'rssMb' | 'heapMb') => floor(xs, key, xs.length - WINDOW, xs.length) - floor(xs, key, WARM_UP, WARM_UP + WINDOW);
+        const grown = (key: 'rssMb' | 'heapMb') => floor(xs, key, xs.length - WINDOW, xs.length) - floor(xs, key, warmUp, warmUp + WINDOW);
         const limits = { heapMb: opts.maxHeapGrowthMb ?? 64, rssMb: opts.maxRssGrowthMb ?? 256 };
         if (grown('heapMb') > limits.heapMb || grown('rssMb') > limits.rssMb) {
           // Garbage or growth? After a full collection, the floor of the last window is re-measured.
@@ -655,7 +656,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
           const heap = grown('heapMb');
           const rss = grown('rssMb');
           if (heap > limits.heapMb || rss > limits.rssMb) {
-            fail(`memory grew: heap floor +${heap.toFixed(1)} MB (limit ${limits.heapMb}), RSS floor +${rss.toFixed(1)} MB (limit ${limits.rssMb}) since batch ${WARM_UP + WINDOW}`);
+            fail(`memory grew: heap floor +${heap.toFixed(1)} MB (limit ${limits.heapMb}), RSS floor +${rss.toFixed(1)} MB (limit ${limits.rssMb}) since batches ${warmUp}-${warmUp + WINDOW}`);
             memoryRecheckAfter = Infinity;
           } else {
             memoryRecheckAfter = stats.batches + WINDOW;

@@ -388,10 +388,13 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     if (rng.int(0, 2) === 0) p.reset();
   },
   async cancel(p, { rng, cluster }) {
+    // Let the batch's other connections get going, then aim at one of them (or at no one).
+    await turns(rng.int(0, 20));
     const live = cluster.server.backends();
-    const target = live.length > 0 && rng.int(0, 1) === 0 ? live[rng.int(0, live.length - 1)]!.pid : rng.int(-(2 ** 31), 2 ** 31 - 1);
-    const key = rng.int(0, 3) === 0 && live.length > 0 ? live[0]!.cancelKey : rng.bytes(pick(rng, [0, 4, 4, 4, 8]));
-    p.send(untyped(Buffer.concat([int32(80877102), int32(target), key])));
+    const victim = live.length > 0 && rng.int(0, 3) > 0 ? live[rng.int(0, live.length - 1)]! : null;
+    const pid = victim ? victim.pid : rng.int(-(2 ** 31), 2 ** 31 - 1);
+    const key = victim && rng.int(0, 1) === 0 ? victim.cancelKey : rng.bytes(pick(rng, [0, 4, 4, 4, 8]));
+    p.send(untyped(Buffer.concat([int32(80877102), int32(pid), key])));
   },
   async good(p, { rng, stats }) {
     p.send(goodStartup('test', pick(rng, ['postgres', 'trustdb'])));

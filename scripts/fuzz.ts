@@ -99,7 +99,7 @@ process.stdout.write('\nstreams by class:\n');
 for (const c of STREAM_CLASSES) process.stdout.write(`  ${pad(c, 18)} ${stats.byClass[c] ?? 0}\n`);
 process.stdout.write('\nwhat the server did (log SQLSTATEs, events):\n');
 for (const [k, v] of Object.entries(stats.outcomes).sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${pad(k, 40)} ${v}\n`);
-process.stdout.write(`\ngood logins ${stats.goodLogins}; most input a flooded backend held: ${stats.maxFloodBuffered} bytes\n`);
+process.stdout.write(`\ngood client logins after batches ${stats.goodLogins}; 'good' streams served ${stats.goodStreamsServed} of ${stats.byClass.good ?? 0}; most input a flooded backend held: ${stats.maxFloodBuffered} bytes\n`);
 process.stdout.write(`memory  rss MB first/min/max/last ${fmt(stats.rssMb.first)}/${fmt(stats.rssMb.min)}/${fmt(stats.rssMb.max)}/${fmt(stats.rssMb.last)}`
   + `  heap MB ${fmt(stats.heapMb.first)}/${fmt(stats.heapMb.min)}/${fmt(stats.heapMb.max)}/${fmt(stats.heapMb.last)}\n`);
 process.stdout.write('\nmemory curve:\n  streams      rssMb   heapMb\n');

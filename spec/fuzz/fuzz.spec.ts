@@ -31,7 +31,8 @@ describe('fuzz: many misbehaving clients against one server', function () {
     expect(run.streams).to.equal(3200);
     expect(run.tcpStreams, 'streams over TCP').to.be.above(0);
     expect(run.goodLogins, 'good client logins (plaintext and TLS, after every batch)').to.equal(2 * run.batches);
-    expect(run.goodStreamsServed, "'good' streams that reached ReadyForQuery").to.be.above(0);
+    // The rest met max_connections (40, with 64 streams at once).
+    expect(run.goodStreamsServed, "'good' streams that reached ReadyForQuery").to.be.at.least(0.8 * (run.byClass.good ?? 0)).and.above(0);
   });
 
   it('ran every class of stream, and the server met each the way it should', () => {

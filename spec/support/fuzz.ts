@@ -6,8 +6,9 @@
  *  - no crash, no uncaught exception, no unhandled rejection;
  *  - nothing left behind: no backend, no PGPROC slot, no timer on the
  *    server's clock, no server-side socket still open, no TCP handle;
- *  - memory bounded: a flooding client cannot make a backend hold more than
- *    one read's worth of its bytes, and heap/RSS stay flat across batches;
+ *  - memory bounded: a flooding client cannot make a backend hold more than a
+ *    bounded amount of its bytes (256 KiB; it stops reading), and the floors of
+ *    heap and RSS (sampled after every batch) stay flat;
  *  - a good client is still served (SCRAM login, plaintext and TLS).
  *
  * Classes: malformed, oversized and truncated packets (startup and
@@ -82,7 +83,7 @@ export interface FuzzStats {
   batches: number;
   /** Logins of the good client after each batch (plaintext and TLS). */
   goodLogins: number;
-  /** Streams of the class 'good' that reached ReadyForQuery (the rest met max_connections). */
+  /** Streams of the class 'good' that reached ReadyForQuery (the rest met max_connections or a cancel). */
   goodStreamsServed: number;
   /** Largest input a backend held while a client flooded it (bytes). */
   maxFloodBuffered: number;
@@ -102,7 +103,7 @@ const HBA = [
   'host all hang 127.0.0.1/32 password',
   'host all throw 127.0.0.1/32 password',
   'host all sleep 127.0.0.1/32 password',
-  'host trustdb all 127.0.0.1/32 trust',
+  'host template1 all 127.0.0.1/32 trust',
   'hostssl certdb all 127.0.0.1/32 cert',
   'host rejectdb all 127.0.0.1/32 reject',
   'host md5db all 127.0.0.1/32 md5',
@@ -119,7 +120,7 @@ CREATE ROLE throw LOGIN PASSWORD 'secret';
 CREATE ROLE sleep LOGIN PASSWORD 'secret';
 `;
 const USERS = ['test', 'md5user', 'nobody', 'hang', 'throw', 'sleep', ''];
-const DATABASES = ['postgres', 'trustdb', 'passworddb', 'md5db', 'rejectdb', 'certdb', 'nosuch'];
+const DATABASES = ['postgres', 'template1', 'template0', 'passworddb', 'md5db', 'rejectdb', 'certdb', 'nosuch'];
 
 /** Hooks that misbehave by user name. */
 const misbehaving: ExtensionModule = {
@@ -359,7 +360,7 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     const kind = rng.int(0, 4);
     if (kind === 0) t.write(rng.bytes(rng.int(1, 64)));
     else if (kind === 1) t.write(goodStartup('test', 'postgres').subarray(0, rng.int(1, 20)));
-    else if (kind === 2) t.write(goodStartup('test', pick(rng, ['trustdb', 'postgres'])));
+    else if (kind === 2) t.write(goodStartup('test', pick(rng, ['template1', 'postgres'])));
     else if (kind === 3) t.write(SSL_REQUEST);
     await turns(rng.int(0, 5));
     const end = rng.int(0, 2);
@@ -397,7 +398,7 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     p.send(untyped(Buffer.concat([int32(80877102), int32(pid), key])));
   },
   async good(p, { rng, stats }) {
-    p.send(goodStartup('test', pick(rng, ['postgres', 'trustdb'])));
+    p.send(goodStartup('test', pick(rng, ['postgres', 'template1'])));
     await authenticate(p, rng, 'secret');
     for (let m = await p.message(); m; m = await p.message()) {
       if (m.type === 0x5a) {

@@ -35,6 +35,7 @@ import type { ServerEvent } from '../../src/events.js';
 import { encodeFrontend } from '../../src/wire/codec.js';
 import { ScramClient } from '../../src/auth/scram-client.js';
 import type { MemorySocket } from '../../src/server/memory-transport.js';
+import { resetSocket } from '../../src/server/wire-tap.js';
 
 export const STREAM_CLASSES = [
   'malformed-startup', 'malformed-auth', 'oversized', 'truncated', 'flood', 'stall', 'reset', 'half-close',
@@ -223,12 +224,8 @@ class Peer {
   /** The connection is known to be over (its TLS layer closed): the raw socket may not say so itself. */
   markClosed(): void { this.done(); }
   reset(): void {
-    const s = this.sock as Duplex & { resetAndDestroy?: () => unknown };
-    // Node's resetAndDestroy() fails (EINVAL, libuv refuses SO_LINGER 0 while a shutdown is pending)
-    // and then never closes the handle: a socket that answered the server's FIN with its own
-    // (allowHalfOpen off) can only be dropped.
-    if (typeof s.resetAndDestroy === 'function' && !(s.writableEnded && !s.writableFinished)) s.resetAndDestroy();
-    else s.destroy();
+    // A socket that answered the server's FIN with its own (allowHalfOpen off) can only be dropped.
+    resetSocket(this.sock);
   }
 }
 

@@ -29,7 +29,7 @@ import { ProcExit } from './exits.js';
 import { noteIoActivity } from '../clock.js';
 import type { ServerContext } from './context.js';
 import { withPrefix } from './prefixed-stream.js';
-import { WireTap, type Resettable } from './wire-tap.js';
+import { WireTap, resetSocket, type Resettable } from './wire-tap.js';
 import { tlsAcceptor, type TlsAcceptor, cipherBits, isRecordHeaderFailure, isVersionProblem, rfc2253, SYSCALL_ERRORS } from './secure-open.js';
 
 /** Where the backend is: what an interrupt means depends on it. */
@@ -440,7 +440,7 @@ export class BackendConnection implements ClientConnection {
       // (PostgreSQL's send() had returned), but not wait on a peer that never reads.
       await Promise.race([this.lastWrite, new Promise<void>((r) => { fallback = setTimeout(r, 1000); fallback.unref(); })]);
       if (this.tap) this.tap.resetAndDestroy();
-      else if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+      else resetSocket(socket);
       drop();
       return;
     }

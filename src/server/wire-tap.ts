@@ -27,6 +27,17 @@ export interface WireTapSink {
 /** A socket that can be reset (net.Socket.resetAndDestroy, and the in-memory transport's). */
 export interface Resettable { resetAndDestroy?(): unknown }
 
+/**
+ * Abort a socket so the peer sees RST, where that is still possible. Once a shutdown (FIN) is
+ * pending, libuv refuses SO_LINGER 0 (EINVAL) and node then marks the socket destroyed without
+ * closing its handle, leaking it and its descriptor: such a socket is only destroyed.
+ */
+export function resetSocket(sock: Duplex & Resettable): void {
+  const shutdownPending = sock.writableEnded && !sock.writableFinished;
+  if (typeof sock.resetAndDestroy === 'function' && !shutdownPending) sock.resetAndDestroy();
+  else sock.destroy();
+}
+
 const TLS_ALERT = 0x15;
 const TLS_APPLICATION_DATA = 0x17;
 /**
@@ -169,8 +180,7 @@ export class WireTap extends Duplex {
   /** Abort the connection (the socket itself): the peer sees RST. */
   resetAndDestroy(): this {
     this.noteServer('rst');
-    if (typeof this.raw.resetAndDestroy === 'function') this.raw.resetAndDestroy();
-    else this.raw.destroy();
+    resetSocket(this.raw);
     this.destroy();
     return this;
   }

@@ -36,6 +36,7 @@ import { encodeFrontend } from '../../src/wire/codec.js';
 import { ScramClient } from '../../src/auth/scram-client.js';
 import type { MemorySocket } from '../../src/server/memory-transport.js';
 import { resetSocket } from '../../src/server/wire-tap.js';
+import { startupMessage } from './raw-login.js';
 
 export const STREAM_CLASSES = [
   'malformed-startup', 'malformed-auth', 'oversized', 'truncated', 'flood', 'stall', 'reset', 'half-close',
@@ -146,8 +147,6 @@ const pick = <T>(rng: Random, xs: readonly T[]): T => xs[rng.int(0, xs.length - 
 /** Random bytes that can stand in a C string (a NUL would end it early). */
 const noNul = (b: Buffer) => Buffer.from(b.map((x) => x || 0x3f));
 /** A well-formed StartupMessage. */
-const goodStartup = (user: string, database: string) =>
-  encodeFrontend({ type: 'StartupMessage', protocolVersion: { major: 3, minor: 0 }, params: [['user', user], ['database', database]] });
 /** Wait at most ms of real time (the timer does not outlive the wait). */
 async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;
@@ -344,7 +343,7 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     const kind = rng.int(0, 3);
     if (kind === 0) p.send(rng.bytes(rng.int(1, 300)));
     else if (kind === 1) p.send(Buffer.concat([Buffer.from([0x16, 0x03, 0x01]), int32(rng.int(0, 70000)).subarray(2), rng.bytes(rng.int(0, 200))]));
-    else if (kind === 2) p.send(goodStartup('test', 'postgres'));
+    else if (kind === 2) p.send(startupMessage('test', 'postgres'));
     else p.send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     if (rng.int(0, 1) === 0) p.end();
   },
@@ -356,8 +355,8 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     if (!t) return;
     const kind = rng.int(0, 4);
     if (kind === 0) t.write(rng.bytes(rng.int(1, 64)));
-    else if (kind === 1) t.write(goodStartup('test', 'postgres').subarray(0, rng.int(1, 20)));
-    else if (kind === 2) t.write(goodStartup('test', pick(rng, ['template1', 'postgres'])));
+    else if (kind === 1) t.write(startupMessage('test', 'postgres').subarray(0, rng.int(1, 20)));
+    else if (kind === 2) t.write(startupMessage('test', pick(rng, ['template1', 'postgres'])));
     else if (kind === 3) t.write(SSL_REQUEST);
     await turns(rng.int(0, 5));
     const end = rng.int(0, 2);
@@ -395,7 +394,7 @@ const STREAMS: Record<StreamClass, (p: Peer, c: StreamContext) => Promise<void>>
     p.send(untyped(Buffer.concat([int32(80877102), int32(pid), key])));
   },
   async good(p, { rng, stats }) {
-    p.send(goodStartup('test', pick(rng, ['postgres', 'template1'])));
+    p.send(startupMessage('test', pick(rng, ['postgres', 'template1'])));
     await authenticate(p, rng, 'secret');
     for (let m = await p.message(); m; m = await p.message()) {
       if (m.type === 0x5a) {
@@ -493,7 +492,7 @@ async function goodClientServed(open: () => Promise<Duplex>, rng: Random): Promi
       if (!t) { p.sock.destroy(); return 'good client: TLS handshake failed'; }
       talk = new Peer(t);
     }
-    talk.send(goodStartup('test', 'postgres'));
+    talk.send(startupMessage('test', 'postgres'));
     const scram = new ScramClient({ password: 'secret', mechanism: 'SCRAM-SHA-256', sslInUse: useTls, channelBinding: 'disable', random: new SeededRandom(rng.int(0, 1e9)) });
     let failure: string | null = `good client${useTls ? ' over TLS' : ''}: no ReadyForQuery`;
     for (let m = await talk.message(); m; m = await talk.message()) {
